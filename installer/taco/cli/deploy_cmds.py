@@ -1,0 +1,165 @@
+"""`taco aio`, `taco site`, `taco preflight`, `taco reset`: parse, call taco.deploy, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from taco.deploy import LoadedSite, RunOptions
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Site file (YAML).")]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="Start at this phase (preflight still runs).")
+]
+OnlyOpt = Annotated[
+    str | None, typer.Option("--only", help="Run only these phases, comma-separated.")
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Restart at the first phase the last run did not finish.")
+]
+LimitOpt = Annotated[str | None, typer.Option("--limit", help="Ansible host pattern.")]
+CheckOpt = Annotated[bool, typer.Option("--check", help="Dry run: report, change nothing.")]
+DiffOpt = Annotated[bool, typer.Option("--diff", help="Show file differences.")]
+VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="Ansible verbosity.")]
+ForksOpt = Annotated[int | None, typer.Option("--forks", help="Parallel hosts (Ansible forks).")]
+RecordOpt = Annotated[
+    Path | None, typer.Option("--record-dir", help="Where run records are kept.")
+]
+OutputOpt = Annotated[
+    str | None, typer.Option("--output", help="auto, live, plain or quiet.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only failures and the recap.")]
+
+
+def _options(
+    start_at: str | None, only: str | None, resume: bool, limit: str | None, check: bool,
+    diff: bool, verbose: int, forks: int | None, record_dir: Path | None, output: str | None,
+    quiet: bool,
+) -> RunOptions:
+    from taco.deploy import RunOptions
+
+    return RunOptions(
+        start_at=start_at,
+        only=[name.strip() for name in only.split(",") if name.strip()] if only else None,
+        resume=resume,
+        limit=limit,
+        check=check,
+        diff=diff,
+        verbosity=verbose,
+        settings={"forks": forks, "record_dir": record_dir,
+                  "output": "quiet" if quiet else output},
+    )
+
+
+def _run(loaded: LoadedSite, options: RunOptions, command: str) -> None:
+    from rich.console import Console
+
+    from taco.deploy import execute, make_plan
+    from taco.preflight.render import checks_table
+    from taco.ui.progress import Progress
+
+    plan = make_plan(loaded, options)
+    console = Console(highlight=False)
+    mode = plan.settings["output"].value
+    for note in loaded.notes:
+        console.print(f"note: {note}")
+    if plan.resumed_from:
+        console.print(f"resuming site '{loaded.site.name}' at phase {plan.resumed_from}")
+
+    def show_reach(checks: list) -> None:  # type: ignore[type-arg]
+        if checks and mode != "quiet":
+            console.print(checks_table(checks, title="Preflight: reach"))
+
+    with Progress(console, None if mode == "auto" else mode) as progress:
+        result = execute(plan, options, command=command, sink=progress, on_reach=show_reach)
+        progress.finish(result)
+    result.raise_for_status()
+
+
+def aio(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Node address (SSH); default: this machine.")
+    ] = None,
+    cidr: Annotated[
+        str | None, typer.Option("--cidr", help="Management network of --host.")
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="SSH user.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="SSH private key.")] = None,
+    known_hosts: Annotated[
+        Path | None, typer.Option("--known-hosts", help="known_hosts with the node's key.")
+    ] = None,
+    jump: Annotated[
+        str | None, typer.Option("--jump", help="Jump host, [user@]host[:port].")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="A one-node site file instead.")
+    ] = None,
+    start_at: FromOpt = None, only: OnlyOpt = None, resume: ResumeOpt = False,
+    limit: LimitOpt = None, check: CheckOpt = False, diff: DiffOpt = False,
+    verbose: VerboseOpt = 0, forks: ForksOpt = None, record_dir: RecordOpt = None,
+    output: OutputOpt = None, quiet: QuietOpt = False,
+) -> None:
+    """All phases on one node: this machine, or --host over SSH."""
+    from taco.deploy import AioTarget, load_aio
+
+    loaded = load_aio(AioTarget(host, cidr, user, key, known_hosts, jump, config))
+    _run(loaded, _options(start_at, only, resume, limit, check, diff, verbose, forks,
+                          record_dir, output, quiet), "aio")
+
+
+def site(
+    config: ConfigOpt,
+    start_at: FromOpt = None, only: OnlyOpt = None, resume: ResumeOpt = False,
+    limit: LimitOpt = None, check: CheckOpt = False, diff: DiffOpt = False,
+    verbose: VerboseOpt = 0, forks: ForksOpt = None, record_dir: RecordOpt = None,
+    output: OutputOpt = None, quiet: QuietOpt = False,
+) -> None:
+    """A whole site from this jump/deploy host over SSH."""
+    from taco.deploy import load_site_file
+
+    _run(load_site_file(config), _options(start_at, only, resume, limit, check, diff, verbose,
+                                          forks, record_dir, output, quiet), "site")
+
+
+def preflight(
+    config: ConfigOpt,
+    limit: LimitOpt = None, verbose: VerboseOpt = 0, record_dir: RecordOpt = None,
+    output: OutputOpt = None, quiet: QuietOpt = False,
+) -> None:
+    """Read-only checks of every node (SSH, sudo, OS, resources, NICs, clock, ports, swap)."""
+    from taco.deploy import load_site_file
+
+    _run(load_site_file(config), _options(None, "preflight", False, limit, False, False,
+                                          verbose, None, record_dir, output, quiet),
+         "preflight")
+
+
+def reset(
+    config: ConfigOpt,
+    yes_really_reset: Annotated[
+        bool, typer.Option("--yes-really-reset", help="Confirm: this destroys cluster state.")
+    ] = False,
+) -> None:
+    """Drain and reset nodes (kubeadm reset, CNI, kubelet and containerd state)."""
+    from taco.deploy import load_site_file
+    from taco.errors import UsageError
+    from taco.paths import playbook_dir
+
+    loaded = load_site_file(config)
+    if not yes_really_reset:
+        raise UsageError(
+            f"reset destroys the Kubernetes state of every node of site '{loaded.site.name}'; "
+            "run again with --yes-really-reset to confirm"
+        )
+    if not (playbook_dir() / "reset.yml").is_file():
+        raise UsageError("this taco has no Kubernetes stage yet, so there is nothing to reset")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(aio)
+    app.command()(site)
+    app.command()(preflight)
+    app.command()(reset)

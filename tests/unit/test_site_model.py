@@ -1,0 +1,216 @@
+"""The site model and loader on good input: examples, defaults, line maps, partial checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from taco.errors import SiteInvalid
+from taco.site.load import load_site, load_site_text, parse_yaml
+from taco.site.model import NetworkPurpose, NodeRole, Site
+from taco.site.validate import LineMap, check_site, format_path, split_endpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = [ROOT / "inventories" / name / "site.yml" for name in ("aio", "multinode")]
+
+BRIEF_EXAMPLE = """\
+name: demo
+ssh: {user: root, private_key: /path/id_ed25519, known_hosts: /path/known_hosts,
+      jump_host: {address: 10.88.0.2, user: root}}
+networks:
+  management: {purpose: management, cidr: 10.77.0.0/24, gateway: 10.77.0.1}
+  storage:    {purpose: storage, cidr: 10.78.0.0/24}
+  provider:   {purpose: provider, cidr: 10.79.0.0/24, physnet: physnet1}
+kubernetes: {version: 1.35.4, api_vip: 10.77.0.100, pod_cidr: 10.244.0.0/16,
+             service_cidr: 10.96.0.0/12}
+nodes:
+  - name: node1
+    address: 10.77.0.11
+    roles: [control-plane, worker, compute, network]
+    interfaces:
+      - {name: eth0, network: management, address: 10.77.0.11}
+      - {name: eth1, network: storage, address: 10.78.0.11}
+      - {name: eth2}
+    ovs_bridges: [{name: br-ex, ports: [eth2], networks: [provider], datapath_type: netdev}]
+    disks: [{device: /dev/loop7, use: cinder-volumes}]
+"""
+
+MINIMAL = """\
+name: mini
+networks:
+  management: {purpose: management, cidr: 10.77.0.0/24}
+nodes:
+  - {name: n1, address: 10.77.0.11, roles: [control-plane]}
+"""
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_example_sites_validate(path: Path) -> None:
+    site = load_site(path)
+    assert site.nodes
+    assert check_site(site, str(path)) == []
+
+
+def test_example_multinode_has_what_it_promises() -> None:
+    site = load_site(EXAMPLES[1])
+    control = [n for n in site.nodes if NodeRole.CONTROL_PLANE in n.roles]
+    assert len(control) == 3
+    assert any(n.bonds for n in site.nodes)
+    assert any(n.vlans for n in site.nodes)
+    assert any(n.ovs_bridges for n in site.nodes)
+    assert any(n.disks for n in site.nodes)
+    assert site.ssh.jump_host is not None
+    purposes = {net.purpose for net in site.networks.values()}
+    assert {NetworkPurpose.STORAGE, NetworkPurpose.PROVIDER} <= purposes
+
+
+def test_brief_example_validates() -> None:
+    site = load_site_text(BRIEF_EXAMPLE, "demo.yml")
+    assert site.kubernetes.api_vip == "10.77.0.100"
+    assert site.nodes[0].ovs_bridges[0].datapath_type == "netdev"
+
+
+def test_defaults_of_a_minimal_site() -> None:
+    site = load_site_text(MINIMAL, "mini.yml")
+    assert site.kubernetes.version == "1.35.4"
+    assert site.kubernetes.pod_cidr == "10.244.0.0/16"
+    assert site.kubernetes.service_cidr == "10.96.0.0/12"
+    # Host keys are checked unless the site says otherwise.
+    assert site.ssh.host_key_checking is True
+    assert site.ssh.become is True
+    assert site.networks["management"].mtu == 1500
+
+
+def test_embedded_aio_default_validates_once_filled_in() -> None:
+    text = (ROOT / "installer" / "taco" / "data" / "aio.yml").read_text()
+    site = load_site_text(text, "aio.yml")
+    assert [n.name for n in site.nodes] == ["aio"]
+
+
+def test_model_forbids_unknown_keys_and_is_frozen() -> None:
+    with pytest.raises(ValidationError):
+        Site.model_validate(
+            {"name": "x", "networks": {}, "nodes": [{"name": "n", "address": "a",
+                                                     "roles": ["worker"], "colour": "red"}]}
+        )
+    site = load_site_text(MINIMAL, "mini.yml")
+    with pytest.raises(ValidationError):
+        site.name = "other"
+
+
+def test_line_map_records_keys_and_items() -> None:
+    data, lines, issues = parse_yaml(BRIEF_EXAMPLE, "demo.yml")
+    assert issues == []
+    assert isinstance(data, dict)
+    assert lines.line(("name",)) == 1
+    assert lines.line(("ssh", "jump_host", "address")) == 3
+    assert lines.line(("nodes", 0)) == 11
+    assert lines.line(("nodes", 0, "interfaces", 1, "network")) == 16
+    # A key the file does not have falls back to its nearest ancestor.
+    assert lines.line(("nodes", 0, "interfaces", 1, "mtu")) == 16
+    assert lines.line(("kubernetes", "cert_sans")) == 8
+
+
+def test_line_map_translates_pruned_indices() -> None:
+    lines = LineMap({("nodes", 0): 3, ("nodes", 2): 9, ("nodes", 2, "address"): 10},
+                    kept={("nodes",): [0, 2]})
+    assert lines.original(("nodes", 1, "address")) == ("nodes", 2, "address")
+    assert lines.line(("nodes", 1, "address")) == 10
+    assert lines.display(("nodes", 1, "address")) == "nodes[2].address"
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ((), "(top level)"),
+        (("nodes", 2, "interfaces", 0, "network"), "nodes[2].interfaces[0].network"),
+        (("networks", "management", "cidr"), "networks.management.cidr"),
+        (("nodes", 0, "labels", "topology.kubernetes.io/zone"),
+         'nodes[0].labels["topology.kubernetes.io/zone"]'),
+    ],
+)
+def test_format_path(path: tuple[str | int, ...], text: str) -> None:
+    assert format_path(path) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("api.example.com", ("api.example.com", None)),
+        ("10.0.0.5:6443", ("10.0.0.5", 6443)),
+        ("[fd00::5]:443", ("fd00::5", 443)),
+        ("fd00::5", ("fd00::5", None)),
+        ("api.example.com:99999", None),
+        ("bad host", None),
+        ("[fd00::5", None),
+    ],
+)
+def test_split_endpoint(text: str, parsed: tuple[str, int | None] | None) -> None:
+    assert split_endpoint(text) == parsed
+
+
+def test_semantic_rules_still_run_beside_shape_errors() -> None:
+    text = MINIMAL.replace(
+        "  - {name: n1, address: 10.77.0.11, roles: [control-plane]}",
+        "  - {name: n1, address: 10.99.0.11, roles: [control-plane], colour: red}\n"
+        "  - {name: n2, address: 10.77.0.12, roles: [worker], ssh_port: 0}",
+    )
+    with pytest.raises(SiteInvalid) as raised:
+        load_site_text(text, "mini.yml")
+    paths = {i.path for i in raised.value.issues}
+    # The unknown key and the bad port (shape) and the address outside the
+    # management network (semantic, on the node with only an unknown key).
+    assert paths == {"nodes[0].colour", "nodes[1].ssh_port", "nodes[0].address"}
+
+
+def test_absence_rules_wait_when_entries_were_left_out() -> None:
+    # The only control-plane node fails the shape check: "no control-plane node"
+    # would be a wrong guess, so only the real problem is reported.
+    text = MINIMAL.replace("roles: [control-plane]", "roles: [control-plan]")
+    with pytest.raises(SiteInvalid) as raised:
+        load_site_text(text, "mini.yml")
+    assert [i.path for i in raised.value.issues] == ["nodes[0].roles[0]"]
+
+
+def test_network_left_out_does_not_make_references_undefined() -> None:
+    text = """\
+name: mini
+networks:
+  management: {purpose: management, cidr: 10.77.0.0/24}
+  storage: {purpose: storage, cidr: 10.78.0.0/24, mtu: 1}
+nodes:
+  - name: n1
+    address: 10.77.0.11
+    roles: [control-plane]
+    interfaces: [{name: eth1, network: storage, address: 10.78.0.11}]
+"""
+    with pytest.raises(SiteInvalid) as raised:
+        load_site_text(text, "mini.yml")
+    assert [i.path for i in raised.value.issues] == ["networks.storage.mtu"]
+
+
+def test_etcd_flag_overrides_membership() -> None:
+    text = MINIMAL.replace(
+        "  - {name: n1, address: 10.77.0.11, roles: [control-plane]}",
+        "  - {name: n1, address: 10.77.0.11, roles: [control-plane]}\n"
+        "  - {name: n2, address: 10.77.0.12, roles: [worker], etcd: true}\n"
+        "  - {name: n3, address: 10.77.0.13, roles: [worker], etcd: true}",
+    )
+    assert [n.name for n in load_site_text(text, "x.yml").nodes] == ["n1", "n2", "n3"]
+    even = text.replace("etcd: true}\n  - {name: n3", "etcd: false}\n  - {name: n3")
+    with pytest.raises(SiteInvalid) as raised:
+        load_site_text(even, "x.yml")
+    assert "this site has 2 (n1, n3)" in raised.value.issues[0].message
+
+
+def test_yaml_anchors_and_merge_keys_are_plain_yaml() -> None:
+    text = MINIMAL.replace(
+        "nodes:\n  - {name: n1, address: 10.77.0.11, roles: [control-plane]}",
+        "extra_vars:\n  defaults: &node {roles: [worker]}\n"
+        "nodes:\n  - {<<: *node, name: n1, address: 10.77.0.11, roles: [control-plane]}\n"
+        "  - {<<: *node, name: n2, address: 10.77.0.12}",
+    )
+    site = load_site_text(text, "mini.yml")
+    assert [n.roles for n in site.nodes] == [[NodeRole.CONTROL_PLANE], [NodeRole.WORKER]]
