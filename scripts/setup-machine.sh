@@ -122,6 +122,14 @@ for pair in fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=10485
     raised+=("$key=$want")
   fi
 done
+# Also after a reboot.
+sysctl_file=/etc/sysctl.d/60-taco-lab.conf
+if [[ ! -f $sysctl_file ]]; then
+  printf '%s\n' "# taco lab: many systemd node containers (scripts/setup-machine.sh)" \
+    "fs.inotify.max_user_instances = 8192" "fs.inotify.max_user_watches = 1048576" \
+    >"$sysctl_file"
+  raised+=("wrote $sysctl_file")
+fi
 if ((${#raised[@]})); then done_step "raised ${raised[*]}"; else done_step "skipped: high enough"; fi
 
 # --- venv -------------------------------------------------------------------

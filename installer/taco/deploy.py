@@ -67,6 +67,8 @@ class RunOptions:
     check: bool = False
     diff: bool = False
     verbosity: int = 0
+    # Destructive: wipe the disks the site marks `wipe: true` (and only those).
+    wipe_marked_disks: bool = False
     # Values given on the command line for settings (forks, record_dir, output).
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -256,6 +258,7 @@ def execute(
         check=options.check,
         diff=options.diff,
         verbosity=options.verbosity,
+        extravars={"taco_wipe_marked_disks": options.wipe_marked_disks},
         forks=int(plan.settings["forks"].value),
         host_key_checking=site.ssh.host_key_checking,
     )

@@ -11,22 +11,24 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted(path.parent.parent.parent for path in
-                   REPO.glob("roles/*/molecule/default/molecule.yml"))
+# Every scenario of every role: (role directory, scenario name).
+SCENARIOS = sorted((path.parent.parent.parent, path.parent.name) for path in
+                   REPO.glob("roles/*/molecule/*/molecule.yml"))
 
 pytestmark = pytest.mark.molecule
 
 
-@pytest.mark.parametrize("role", SCENARIOS, ids=[path.name for path in SCENARIOS])
-def test_role_scenario(role: Path) -> None:
+@pytest.mark.parametrize(("role", "scenario"), SCENARIOS,
+                         ids=[f"{role.name}/{scenario}" for role, scenario in SCENARIOS])
+def test_role_scenario(role: Path, scenario: str) -> None:
     if shutil.which("podman") is None:
         pytest.skip("podman is not installed; run scripts/setup-machine.sh")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
-    result = subprocess.run(["molecule", "test"], cwd=role, env=env, capture_output=True,
-                            text=True, timeout=1800)
+    result = subprocess.run(["molecule", "test", "-s", scenario], cwd=role, env=env,
+                            capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         sys.stdout.write(result.stdout[-20000:])
         sys.stderr.write(result.stderr[-8000:])
-    assert result.returncode == 0, f"molecule test of {role.name} failed"
+    assert result.returncode == 0, f"molecule test of {role.name} ({scenario}) failed"
     assert "idempotence" in (result.stdout + result.stderr).lower()

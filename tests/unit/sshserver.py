@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from paramiko import common
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -88,13 +89,13 @@ class _Session(paramiko.ServerInterface):
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         if key.asbytes() == self.server.authorized_key.asbytes():
             self.server.journal.logins.append(username)
-            return paramiko.AUTH_SUCCESSFUL
-        return paramiko.AUTH_FAILED
+            return common.AUTH_SUCCESSFUL
+        return common.AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+            return common.OPEN_SUCCEEDED
+        return common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         text = command.decode()
@@ -107,15 +108,15 @@ class _Session(paramiko.ServerInterface):
         self, chanid: int, origin: tuple[str, int], destination: tuple[str, int]
     ) -> int:
         if not self.server.forward:
-            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+            return common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
         host, port = self.server.aliases.get(destination[0], destination[0]), destination[1]
         try:
             target = socket.create_connection((host, port), timeout=5)
         except OSError:
-            return paramiko.OPEN_FAILED_CONNECT_FAILED
+            return common.OPEN_FAILED_CONNECT_FAILED
         self.server.journal.forwarded.append((destination[0], port))
         self.forwards[chanid] = target
-        return paramiko.OPEN_SUCCEEDED
+        return common.OPEN_SUCCEEDED
 
 
 def _answer(channel: paramiko.Channel, reply: Reply) -> None:
@@ -130,7 +131,8 @@ def _relay(channel: paramiko.Channel, target: socket.socket, stop: threading.Eve
     """Copy bytes both ways between a forwarded channel and its TCP connection."""
     with contextlib.closing(channel), contextlib.closing(target):
         while not stop.is_set():
-            readable, _, _ = select.select([channel, target], [], [], 0.2)
+            sources: list[paramiko.Channel | socket.socket] = [channel, target]
+            readable, _, _ = select.select(sources, [], [], 0.2)
             if channel in readable:
                 data = channel.recv(32768)
                 if not data:

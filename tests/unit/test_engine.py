@@ -63,6 +63,7 @@ def run(
     inventory: dict[str, Any] | None = None,
     extravars: dict[str, Any] | None = None,
     check: bool = False,
+    limit: str | None = None,
     sink: Any = None,
 ) -> tuple[RunResult, list[Event]]:
     events: list[Event] = []
@@ -75,9 +76,30 @@ def run(
         content_root=CONTENT,
         extravars={"fixture_dir": str(workdir), **(extravars or {})},
         check=check,
+        limit=limit,
         forks=5,
     )
     return run_phases(request, sink or events.append), events
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    """Processes whose command line names `marker` (ansible-playbook and its forked workers)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def assert_no_survivors(record_dir: Path) -> None:
+    deadline = time.monotonic() + 10
+    while processes_mentioning(str(record_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_mentioning(str(record_dir)) == []
 
 
 def summary_of(result: RunResult) -> dict[str, Any]:
@@ -222,6 +244,15 @@ def test_unreachable_host_fails_the_phase_fast(tmp_path: Path) -> None:
     assert any(isinstance(e, HostResult) and e.status == "unreachable" for e in events)
 
 
+def test_limit_keeps_other_hosts_out(tmp_path: Path) -> None:
+    inventory = local_inventory()
+    inventory["all"]["hosts"]["ghost"] = {"ansible_host": "127.0.0.1", "ansible_port": 1}
+    result, _ = run(tmp_path / "runs", tmp_path, (phase("ping"),), inventory=inventory,
+                    limit="localhost")
+    assert result.succeeded
+    assert set(summary_of(result)["phases"][0]["hosts"]) == {"localhost"}
+
+
 def test_check_mode_changes_nothing(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -278,7 +309,7 @@ def test_interrupt_cancels_the_running_phase(tmp_path: Path) -> None:
     summary = summary_of(result)
     assert summary["status"] == "interrupted"
     assert [p["status"] for p in summary["phases"]] == ["interrupted", "not-run"]
-    assert (result.record_dir / "phases" / "01-slow" / "status").read_text() == "canceled"
+    assert_no_survivors(result.record_dir)
     assert not (tmp_path / "second.txt").exists()
     with pytest.raises(KeyboardInterrupt):
         result.raise_for_status()
@@ -300,6 +331,23 @@ def test_real_sigint_is_an_interrupt(tmp_path: Path) -> None:
     assert time.monotonic() - began < 30
     assert result.status == "interrupted"
     assert summary_of(result)["phases"][0]["status"] == "interrupted"
+    assert_no_survivors(result.record_dir)
+
+
+def test_a_crashing_sink_stops_ansible_and_leaves_a_true_record(tmp_path: Path) -> None:
+    def sink(event: Event) -> None:
+        if isinstance(event, TaskStarted) and event.host == "localhost":
+            raise RuntimeError("the UI broke")
+
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="the UI broke"):
+        run(tmp_path / "runs", tmp_path, (phase("slow"), phase("more")), sink=sink)
+    assert time.monotonic() - began < 30  # ansible was cancelled, not waited for
+    (record,) = (tmp_path / "runs" / "fixture").iterdir()
+    summary = json.loads((record / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert [p["status"] for p in summary["phases"]] == ["failed", "not-run"]
+    assert_no_survivors(record)
 
 
 def test_ansible_error_outside_tasks_is_the_failure_message(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from taco.preflight import (
     render_text,
 )
 from taco.preflight.osrelease import os_support
-from taco.site.model import JumpHost, Network, Node, Site, SSHSettings
+from taco.site.model import JumpHost, Network, NetworkPurpose, Node, Site, SSHSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,7 +57,7 @@ def make_site(keys: Keys, nodes: list[Node], **ssh: object) -> Site:
     return Site(
         name="reach",
         ssh=SSHSettings.model_validate(settings),
-        networks={"management": Network(purpose="management", cidr="127.0.0.0/8")},
+        networks={"management": Network(purpose=NetworkPurpose.MANAGEMENT, cidr="127.0.0.0/8")},
         nodes=nodes,
     )
 

@@ -31,13 +31,18 @@ RecordOpt = Annotated[
 OutputOpt = Annotated[
     str | None, typer.Option("--output", help="auto, live, plain or quiet.")
 ]
+WipeOpt = Annotated[
+    bool,
+    typer.Option("--wipe-marked-disks",
+                 help="Destructive: wipe the disks the site file marks `wipe: true`."),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only failures and the recap.")]
 
 
 def _options(
     start_at: str | None, only: str | None, resume: bool, limit: str | None, check: bool,
     diff: bool, verbose: int, forks: int | None, record_dir: Path | None, output: str | None,
-    quiet: bool,
+    quiet: bool, wipe: bool = False,
 ) -> RunOptions:
     from taco.deploy import RunOptions
 
@@ -49,6 +54,7 @@ def _options(
         check=check,
         diff=diff,
         verbosity=verbose,
+        wipe_marked_disks=wipe,
         settings={"forks": forks, "record_dir": record_dir,
                   "output": "quiet" if quiet else output},
     )
@@ -100,14 +106,14 @@ def aio(
     start_at: FromOpt = None, only: OnlyOpt = None, resume: ResumeOpt = False,
     limit: LimitOpt = None, check: CheckOpt = False, diff: DiffOpt = False,
     verbose: VerboseOpt = 0, forks: ForksOpt = None, record_dir: RecordOpt = None,
-    output: OutputOpt = None, quiet: QuietOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, wipe: WipeOpt = False,
 ) -> None:
     """All phases on one node: this machine, or --host over SSH."""
     from taco.deploy import AioTarget, load_aio
 
     loaded = load_aio(AioTarget(host, cidr, user, key, known_hosts, jump, config))
     _run(loaded, _options(start_at, only, resume, limit, check, diff, verbose, forks,
-                          record_dir, output, quiet), "aio")
+                          record_dir, output, quiet, wipe), "aio")
 
 
 def site(
@@ -115,13 +121,14 @@ def site(
     start_at: FromOpt = None, only: OnlyOpt = None, resume: ResumeOpt = False,
     limit: LimitOpt = None, check: CheckOpt = False, diff: DiffOpt = False,
     verbose: VerboseOpt = 0, forks: ForksOpt = None, record_dir: RecordOpt = None,
-    output: OutputOpt = None, quiet: QuietOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, wipe: WipeOpt = False,
 ) -> None:
     """A whole site from this jump/deploy host over SSH."""
     from taco.deploy import load_site_file
 
     _run(load_site_file(config), _options(start_at, only, resume, limit, check, diff, verbose,
-                                          forks, record_dir, output, quiet), "site")
+                                          forks, record_dir, output, quiet, wipe),
+         "site")
 
 
 def preflight(
@@ -148,7 +155,7 @@ def reset(
     from taco.errors import UsageError
     from taco.paths import playbook_dir
 
-    loaded = load_site_file(config)
+    loaded = load_site_file(config, need_files=False)
     if not yes_really_reset:
         raise UsageError(
             f"reset destroys the Kubernetes state of every node of site '{loaded.site.name}'; "

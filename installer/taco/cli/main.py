@@ -56,7 +56,7 @@ app.add_typer(lab.app, name="lab")
 def run() -> None:
     """Console-script entry: run the app and turn taco errors into exit codes."""
     try:
-        app(standalone_mode=False)
+        app(prog_name="taco", standalone_mode=False)
     except TacoError as exc:
         text = exc.render() if isinstance(exc, SiteInvalid) else str(exc)
         typer.secho(f"error: {exc}" if isinstance(exc, SiteInvalid) else f"error: {text}",

@@ -12,15 +12,21 @@ temporary directory, passed as `-e @FILE`, and removed when the run ends. If the
 inventory holds secrets, the record keeps a redacted inventory.yml and Ansible
 reads the real one from that temporary directory. The `command` artifact, which
 ansible-runner fills with the whole process environment, is cut down to the
-Ansible settings after each phase.
+Ansible settings as soon as the phase starts.
+
+Ctrl-C (KeyboardInterrupt in the draining thread) stops the phase through
+`_Stopper`: SIGINT to ansible-playbook so it stops its workers, then
+ansible-runner's cancel if it lingers. The run ends as interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import shlex
+import signal
 import sys
 import tempfile
 import threading
@@ -66,6 +72,9 @@ if TYPE_CHECKING:
 # How often ansible-runner looks at the cancel flag (seconds): Ctrl-C answers this fast.
 _CANCEL_POLL_S = 1
 _DRAIN_POLL_S = 0.1
+# How long ansible-playbook may take to stop its workers after SIGINT before it is killed.
+_STOP_GRACE_S = 15.0
+_SWEEP_WAIT_S = 5.0
 _SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s"
 # Environment kept in the `command` artifact: what configures Ansible, nothing of the caller's.
 _KEPT_ENV_PREFIXES = ("ANSIBLE_", "RUNNER_", "AWX_")
@@ -238,19 +247,20 @@ def run_phases(request: RunRequest, sink: Callable[[Event], None]) -> RunResult:
     except KeyboardInterrupt:
         # Between phases, or while the UI drew: no phase is left running.
         status = "interrupted"
-        _close_running(record)
+        _close_running(record, "interrupted")
     except BaseException:
-        _close_running(record)
+        _close_running(record, "failed")
         record.finish("failed")
         raise
     record.finish(status)
     return RunResult(status, record.summary, failed, failure)
 
 
-def _close_running(record: RunRecord) -> None:
+def _close_running(record: RunRecord, status: PhaseStatus) -> None:
+    """Close a phase left running by an exception, so the record does not claim it still runs."""
     for phase in record.summary.phases:
         if phase.status == "running":
-            record.phase_finished(phase.name, "interrupted", duration_s=0.0,
+            record.phase_finished(phase.name, status, duration_s=0.0,
                                   hosts=phase.hosts, failure=phase.failure)
 
 
@@ -293,9 +303,10 @@ def _drive(
 ) -> _PhaseOutcome:
     """One ansible-runner job: start it, pump its events to the sink, judge the result."""
     events: queue.Queue[Event] = queue.Queue()
-    cancel = threading.Event()
+    stopper = _Stopper()
 
     def on_event(raw: dict[str, Any]) -> bool:
+        stopper.saw(raw)
         try:
             event = from_runner_event(phase.name, raw)
         except Exception:  # an odd event must not break the run; job_events/ still has it
@@ -330,32 +341,30 @@ def _drive(
         fact_cache_type="memory",
         event_handler=on_event,
         status_handler=on_status,
-        cancel_callback=cancel.is_set,
+        cancel_callback=stopper.killed.is_set,
     )
-    interrupted = False
     try:
         while True:
             try:
-                event = events.get(timeout=_DRAIN_POLL_S)
-            except queue.Empty:
-                if not thread.is_alive() and events.empty():
-                    break
-                continue
-            except KeyboardInterrupt:
-                interrupted = True
-                cancel.set()
-                continue
-            try:
+                stopper.tick()
+                try:
+                    event = events.get(timeout=_DRAIN_POLL_S)
+                except queue.Empty:
+                    if not thread.is_alive() and events.empty():
+                        break
+                    continue
                 tracker.see(event)
                 sink(event)
             except KeyboardInterrupt:
-                interrupted = True
-                cancel.set()
+                stopper.stop()
     finally:
         if thread.is_alive():
-            cancel.set()
-        _join(thread)
+            stopper.stop()
+        _join(thread, stopper)
+        if stopper.requested is not None:
+            _sweep(str(runtime.inventory), str(playbook))
 
+    interrupted = stopper.requested is not None
     if interrupted or runner.status == "canceled":
         return _PhaseOutcome("interrupted", None)
     failure = tracker.failure()
@@ -368,13 +377,85 @@ def _drive(
     return _PhaseOutcome("failed", failure)
 
 
-def _join(thread: threading.Thread) -> None:
-    """Wait for the runner thread; a second Ctrl-C does not abandon a running ansible."""
+class _Stopper:
+    """Stops a running ansible-playbook the way Ctrl-C in a terminal would.
+
+    ansible-runner's own cancel SIGKILLs the process group of ansible-playbook, but
+    Ansible's workers live in sessions of their own and would run on (and hang). So
+    SIGINT goes first to the ansible-playbook process (its pid comes with its first
+    event), which stops its workers and their modules; ansible-runner's kill
+    follows only if it has not ended after a grace period, or on a second Ctrl-C.
+    """
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.requested: float | None = None
+        self.killed = threading.Event()
+
+    def saw(self, raw: Mapping[str, Any]) -> None:
+        # playbook_on_start comes from ansible-playbook itself, before any worker forks.
+        pid = raw.get("pid")
+        if raw.get("event") == "playbook_on_start" and isinstance(pid, int) and pid != os.getpid():
+            self.pid = pid
+
+    def stop(self) -> None:
+        if self.requested is not None or self.pid is None:
+            self.killed.set()  # a second request, or ansible has not started its work yet
+        if self.requested is None:
+            self.requested = time.monotonic()
+            if self.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGINT)
+
+    def tick(self) -> None:
+        if self.requested is not None and time.monotonic() - self.requested > _STOP_GRACE_S:
+            self.killed.set()
+
+
+def _processes_with(*markers: str) -> list[int]:
+    """Pids whose command line holds every marker (Linux /proc; elsewhere none)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(marker.encode() in argv for marker in markers):
+            found.append(int(proc.name))
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def _sweep(inventory: str, playbook: str) -> None:
+    """End Ansible workers an interrupted phase left behind.
+
+    A worker forked just as SIGINT arrived can miss its parent's notice and run on
+    in its own session. Workers carry ansible-playbook's argv, so this phase's own
+    inventory and playbook paths find exactly them; each leads its process group
+    (with the module it runs), which gets SIGTERM, then SIGKILL.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        survivors = _processes_with(inventory, playbook)
+        if not survivors:
+            return
+        for pid in survivors:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, sig)
+                else:
+                    os.kill(pid, sig)
+        deadline = time.monotonic() + _SWEEP_WAIT_S
+        while _processes_with(inventory, playbook) and time.monotonic() < deadline:
+            time.sleep(_DRAIN_POLL_S)
+
+
+def _join(thread: threading.Thread, stopper: _Stopper) -> None:
+    """Wait for the runner thread; a further Ctrl-C hurries it, never abandons it."""
     while thread.is_alive():
         try:
+            stopper.tick()
             thread.join(timeout=_DRAIN_POLL_S)
         except KeyboardInterrupt:
-            continue
+            stopper.stop()
 
 
 def _scrub_command(path: Path, ours: set[str]) -> None:

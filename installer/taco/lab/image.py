@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,7 +47,19 @@ PACKAGES = (
 )
 
 # Units that cannot work inside a container and would leave the node "degraded".
+# None: with the drop-in below, bookworm and trixie nodes boot to "running" with no
+# failed unit (`systemctl is-system-running`, `systemctl --failed`; podman 4.3, runc).
 MASKED_UNITS: tuple[str, ...] = ()
+
+# Drop-ins rather than masks, so a role may still restart the unit.
+DROPINS: tuple[tuple[str, str], ...] = (
+    # Containers see no /lib/modules (none can be loaded here); trixie's
+    # systemd-modules-load fails without it, leaving the node "degraded". Skip instead.
+    (
+        "systemd-modules-load.service",
+        "[Unit]\nConditionDirectoryNotEmpty=/lib/modules/%v\n",
+    ),
+)
 
 # The image ships no host keys (all nodes would share them): each node makes its own.
 HOSTKEY_UNIT = "taco-ssh-hostkeys.service"
@@ -74,6 +87,7 @@ class Recipe:
     mirror: str = DEFAULT_MIRROR
     packages: tuple[str, ...] = PACKAGES
     masked_units: tuple[str, ...] = MASKED_UNITS
+    dropins: tuple[tuple[str, str], ...] = DROPINS
     hostkey_unit: str = HOSTKEY_UNIT_TEXT
     version: int = RECIPE_VERSION
 
@@ -129,12 +143,15 @@ def build_image(
         return ImageResult(reference, digest, cached=True)
 
     proc.require("debootstrap", "tar")
+    superseded = proc.probe(["podman", "image", "inspect", "--format", "{{.Id}}", reference])
+    old_id = superseded.stdout.strip() if superseded.returncode == 0 else ""
     timings: dict[str, float] = {}
-    work = state_dir() / "image-build" / suite
     cache = state_dir() / "debootstrap-cache" / suite
     cache.mkdir(parents=True, exist_ok=True)
-    remove_rootfs(work)
-    work.mkdir(parents=True)
+    builds = state_dir() / "image-build"
+    builds.mkdir(parents=True, exist_ok=True)
+    # Private per build: two builds at once must not share a rootfs.
+    work = Path(tempfile.mkdtemp(prefix=f"{suite}-", dir=builds))
     rootfs = work / "rootfs"
     try:
         started = time.monotonic()
@@ -163,6 +180,9 @@ def build_image(
         timings["import"] = time.monotonic() - started
     finally:
         remove_rootfs(work)
+    if old_id:
+        # The old image lost its tag; remove it unless a container still uses it.
+        proc.probe(["podman", "image", "rm", old_id])
     log(f"built {reference} (recipe {digest[:12]})")
     return ImageResult(reference, digest, cached=False, timings=timings)
 
@@ -184,6 +204,10 @@ def customize_rootfs(rootfs: Path, recipe: Recipe) -> None:
     _link(units / "sshd.service", "/lib/systemd/system/ssh.service")
     for unit in recipe.masked_units:
         _link(units / unit, "/dev/null")
+    for unit, text in recipe.dropins:
+        dropin = units / f"{unit}.d" / "taco-container.conf"
+        dropin.parent.mkdir(parents=True, exist_ok=True)
+        dropin.write_text(text)
 
 
 def _link(path: Path, target: str) -> None:

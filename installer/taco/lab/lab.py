@@ -93,9 +93,10 @@ def up(
         raise LabError(f"no node image {image_reference(suite)}; run `taco lab image --suite "
                        f"{suite}` first")
     directory = lab_dir(name)
+    exists = LabError(f"lab {name} already exists ({directory}); "
+                      f"run `taco lab down {name}` first or choose another name")
     if directory.exists():
-        raise LabError(f"lab {name} already exists ({directory}); "
-                       f"run `taco lab down {name}` first or choose another name")
+        raise exists
     leftovers = _podman_names(["ps", "-a"], name) + _podman_names(["network", "ls"], name)
     if leftovers:
         raise LabError(f"podman already has objects of a lab named {name} "
@@ -103,11 +104,14 @@ def up(
                        "remove them or choose another name")
 
     directory.parent.mkdir(parents=True, exist_ok=True)
-    directory.mkdir()
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        raise exists from None
     state = LabState(name=name, suite=suite, node_count=nodes, jump=jump,
                      disks_per_node=disks, disk_size=disk_size)
     state.save()
-    previous = _raise_on_sigterm()
+    restore = _raise_on_sigterm()
     try:
         _build(state, log)
     except BaseException:
@@ -118,20 +122,27 @@ def up(
             log(f"cleanup incomplete: {exc}")
         raise
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        restore()
     return state
 
 
-def _raise_on_sigterm() -> signal.Handlers | Callable[[int, FrameType | None], object] | int | None:
-    """Turn SIGTERM (CI cancelling a job) into an exception, so `up` cleans up after itself."""
+def _raise_on_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM (CI cancelling a job) into an exception, so `up` cleans up after itself.
+
+    Returns the function that puts the previous handler back.
+    """
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return lambda: None
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
         raise LabError("lab up was terminated")
 
-    return signal.signal(signal.SIGTERM, interrupted)
+    previous = signal.signal(signal.SIGTERM, interrupted)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+    return restore
 
 
 def _build(state: LabState, log: Callable[[str], None]) -> None:
@@ -422,9 +433,12 @@ def down(name: str, log: Callable[[str], None] = print) -> bool:
     """Remove a lab; False if there was none (not an error: the goal is reached)."""
     state = LabState.load(name)
     if state is None:
-        if lab_dir(name).exists():
-            shutil.rmtree(lab_dir(name))
-        return False
+        if not lab_dir(name).exists():
+            return False
+        # No state file: nothing recorded, but loop devices on its files still go.
+        teardown(LabState(name=name, suite="", node_count=0, jump=False,
+                          disks_per_node=0, disk_size=""), log)
+        return True
     teardown(state, log)
     return True
 
@@ -441,20 +455,26 @@ def teardown(state: LabState, log: Callable[[str], None]) -> None:
         done = proc.probe(["podman", "network", "rm", "--force", network], timeout=60)
         if done.returncode != 0 and "network not found" not in done.stderr:
             problems.append(done.stderr.strip())
-    attached = _loop_devices()
-    for loop in state.loop_devices:
-        backing = attached.get(loop.device, "")
-        # Only a device still backed by our file: a reused number belongs to someone else.
-        if backing.removesuffix(" (deleted)") == loop.file:
-            done = proc.probe(["losetup", "--detach", loop.device])
+    # Recorded devices still backed by our file, plus any backed by a file in the lab
+    # directory (a crash between losetup and saving the state). A recorded number now
+    # backed by another file was reused by someone else: left alone.
+    # The kernel reports the resolved path of a backing file.
+    ours = {str(Path(loop.file).resolve()) for loop in state.loop_devices}
+    inside = str(state.directory.resolve()) + "/"
+    detached = 0
+    for device, backing in _loop_devices().items():
+        path = backing.removesuffix(" (deleted)")
+        if path in ours or path.startswith(inside):
+            done = proc.probe(["losetup", "--detach", device])
             if done.returncode != 0:
-                problems.append(f"losetup -d {loop.device}: {done.stderr.strip()}")
+                problems.append(f"losetup -d {device}: {done.stderr.strip()}")
+            detached += 1
     if problems:
         state.save()
         raise LabError(f"lab {state.name} was not fully removed: " + "; ".join(problems))
     shutil.rmtree(state.directory)
     log(f"lab {state.name} removed ({len(state.containers)} containers, "
-        f"{len(state.networks)} networks, {len(state.loop_devices)} loop devices)")
+        f"{len(state.networks)} networks, {detached} loop devices)")
 
 
 def _loop_devices() -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from taco.site.load import load_site
 from taco.site.model import DiskUse, NodeRole, Site
 
 if TYPE_CHECKING:
@@ -97,6 +98,4 @@ def write_site(state: LabState) -> None:
         f"# Written by `taco lab up {state.name}`; removed by `taco lab down {state.name}`.\n"
     )
     state.site_file.write_text(header + yaml.safe_dump(data, sort_keys=False))
-    from taco.site.load import load_site
-
     load_site(state.site_file)
