@@ -136,16 +136,17 @@ if ((${#raised[@]})); then done_step "raised ${raised[*]}"; else done_step "skip
 step "Python venv at $repo/.venv"
 if $skip_venv; then
   done_step "skipped: --skip-venv"
-elif [[ -x "$repo/.venv/bin/taco" ]]; then
-  done_step "skipped: exists"
 else
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
-    apt-get install -y -q python3-venv
+  if [[ ! -x "$repo/.venv/bin/python" ]]; then
+    if ! python3 -c "import ensurepip" 2>/dev/null; then
+      apt-get install -y -q python3-venv
+    fi
+    python3 -m venv "$repo/.venv"
+    "$repo/.venv/bin/pip" install -q --upgrade pip
   fi
-  python3 -m venv "$repo/.venv"
-  "$repo/.venv/bin/pip" install -q --upgrade pip
+  # Always: pip is quick when nothing changed, and picks up new dependencies when they did.
   "$repo/.venv/bin/pip" install -q -e "$repo[test]"
-  done_step "created and installed taco[test]"
+  done_step "taco[test] installed"
 fi
 
 # --- node image ---------------------------------------------------------------

@@ -9,6 +9,8 @@ import typer
 
 if TYPE_CHECKING:
     from taco.deploy import LoadedSite, RunOptions
+    from taco.engine.events import Event
+    from taco.preflight.checks import HostCheck
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Site file (YAML).")]
 FromOpt = Annotated[
@@ -64,6 +66,8 @@ def _run(loaded: LoadedSite, options: RunOptions, command: str) -> None:
     from rich.console import Console
 
     from taco.deploy import execute, make_plan
+    from taco.engine.events import CheckReport
+    from taco.preflight.checks import failures, from_results
     from taco.preflight.render import checks_table
     from taco.ui.progress import Progress
 
@@ -75,13 +79,23 @@ def _run(loaded: LoadedSite, options: RunOptions, command: str) -> None:
     if plan.resumed_from:
         console.print(f"resuming site '{loaded.site.name}' at phase {plan.resumed_from}")
 
-    def show_reach(checks: list) -> None:  # type: ignore[type-arg]
-        if checks and mode != "quiet":
+    rows: list[HostCheck] = []
+
+    def show_reach(checks: list[HostCheck]) -> None:
+        rows.extend(checks)
+        if failures(checks) and mode != "quiet":
             console.print(checks_table(checks, title="Preflight: reach"))
 
+    def sink(event: Event) -> None:
+        if isinstance(event, CheckReport):
+            rows.extend(from_results(event.host, event.rows))
+        progress(event)
+
     with Progress(console, None if mode == "auto" else mode) as progress:
-        result = execute(plan, options, command=command, sink=progress, on_reach=show_reach)
+        result = execute(plan, options, command=command, sink=sink, on_reach=show_reach)
         progress.finish(result)
+    if rows and mode != "quiet":
+        console.print(checks_table(rows, title="Preflight"))
     result.raise_for_status()
 
 

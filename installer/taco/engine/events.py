@@ -131,9 +131,21 @@ class RunnerError:
     message: str
 
 
+@dataclass(frozen=True)
+class CheckReport:
+    """A host's check rows, printed by a task named `... | Report results` (debug var).
+
+    The preflight role reports this way, so its rows join the SSH checks in one table.
+    """
+
+    phase: str
+    host: str
+    rows: tuple[Mapping[str, Any], ...]
+
+
 Event = (
     PhaseStarted | PhaseFinished | PlayStarted | TaskStarted | HostResult | PlayRecap
-    | RunnerError
+    | RunnerError | CheckReport
 )
 
 _RESULT_STATUS: dict[str, HostStatus] = {
@@ -161,6 +173,10 @@ def from_runner_event(phase: str, event: Mapping[str, Any]) -> Event | None:
     if kind == "runner_on_ok":
         res = _result(data)
         status: HostStatus = "changed" if res.get("changed") else "ok"
+        rows = res.get("preflight_results")
+        if task.endswith("| Report results") and isinstance(rows, list) and not _censored(res):
+            return CheckReport(phase, str(data.get("host") or ""),
+                               tuple(row for row in rows if isinstance(row, Mapping)))
         return HostResult(phase, str(data.get("host") or ""), task, role, status)
     if kind in _RESULT_STATUS:
         status = _RESULT_STATUS[kind]
