@@ -22,7 +22,8 @@ pytestmark = pytest.mark.molecule
                          ids=[f"{role.name}/{scenario}" for role, scenario in SCENARIOS])
 def test_role_scenario(role: Path, scenario: str) -> None:
     if shutil.which("podman") is None:
-        (pytest.fail if os.environ.get("CI") else pytest.skip)("podman is not installed; run scripts/setup-machine.sh")
+        missing = pytest.fail if os.environ.get("CI") else pytest.skip
+        missing("podman is not installed; run scripts/setup-machine.sh")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
     result = subprocess.run(["molecule", "test", "-s", scenario], cwd=role, env=env,
