@@ -10,7 +10,6 @@ import typer
 
 from taco.errors import LabError
 from taco.lab import image as lab_image
-from taco.lab import lab as labs
 
 app = typer.Typer(
     help="Disposable labs: privileged systemd node containers on podman networks.",
@@ -61,6 +60,7 @@ def up(
 ) -> None:
     """Start a lab and write its site file."""
     try:
+        from taco.lab import lab as labs
         state = labs.up(name, nodes=nodes, jump=jump, suite=suite, disks=disks,
                         disk_size=disk_size, log=_say)
     except LabError as exc:
@@ -72,6 +72,7 @@ def up(
 def down(name: Annotated[str, typer.Argument(help="Lab name.")]) -> None:
     """Remove a lab: containers, networks, loop devices, files."""
     try:
+        from taco.lab import lab as labs
         removed = labs.down(name, log=_say)
     except LabError as exc:
         _fail(exc)
@@ -83,6 +84,7 @@ def down(name: Annotated[str, typer.Argument(help="Lab name.")]) -> None:
 def list_labs() -> None:
     """List labs: name, nodes, jump host, state, site file."""
     try:
+        from taco.lab import lab as labs
         rows = labs.list_labs()
     except LabError as exc:
         _fail(exc)
@@ -105,6 +107,7 @@ def ssh(
 ) -> None:
     """SSH to a node (through the jump host if there is one), host keys checked."""
     try:
+        from taco.lab import lab as labs
         argv = labs.ssh(name, node, command or [])
     except LabError as exc:
         _fail(exc)
