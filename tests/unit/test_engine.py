@@ -395,3 +395,41 @@ def test_censored_results_are_never_copied() -> None:
                              "res": {"_ansible_no_log": True, "msg": "pw=hunter2"}}}
     event = from_runner_event("p", marked)
     assert isinstance(event, HostResult) and "hunter2" not in event.message
+
+
+def handover_of(result: RunResult) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((result.record_dir / "handover.json").read_text())
+    return data
+
+
+def test_handover_data_reaches_the_record_redacted(tmp_path: Path) -> None:
+    token = f"{uuid.uuid4().hex[:6]}.{uuid.uuid4().hex[:16]}"
+    result, _ = run(tmp_path / "runs", tmp_path, (phase("handover"),),
+                    extravars={"fixture_token": token})
+    assert result.status == "succeeded"
+    data = handover_of(result)
+    assert data["roles"] == {
+        "demo": {"localhost": {"bridge_mappings": {"physnet1": "br-ex"},
+                               "join_token": "<redacted>"}},
+    }
+    assert data["from"]["demo"] == {"run": result.summary.run_id, "phase": "handover"}
+    assert stat.S_IMODE((result.record_dir / "handover.json").stat().st_mode) == 0o600
+    assert token not in (result.record_dir / "handover.json").read_text()
+
+
+def test_handover_data_carries_over_to_later_runs(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    first, _ = run(root, tmp_path, (phase("handover"),))
+    # A later run that does not repeat the phase still holds its data, and says whence.
+    later, _ = run(root, tmp_path, (phase("files"),))
+    assert handover_of(later)["roles"] == handover_of(first)["roles"]
+    assert handover_of(later)["from"]["demo"]["run"] == first.summary.run_id
+
+
+def test_failed_or_check_runs_hand_nothing_over(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    checked, _ = run(root, tmp_path, (phase("handover"),), check=True)
+    assert checked.status == "succeeded"
+    later, _ = run(root, tmp_path, (phase("files"),))
+    # Check mode predicts; a later real run must not build on a prediction.
+    assert not (later.record_dir / "handover.json").exists()

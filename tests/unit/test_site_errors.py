@@ -40,6 +40,8 @@ CASES: list[tuple[str, str, int | None, str, int]] = [
      "more than one management network", 1),
     ("undefined_network.yml", "nodes[0].interfaces[0].network", 10,
      "did you mean 'management'?", 1),
+    ("vlan_undefined_network.yml", "nodes[0].vlans[0].network", 11,
+     "did you mean 'tunnel'?", 1),
     ("vlan_parent_missing.yml", "nodes[0].vlans[0].parent", 11, "parent 'eth1' is not defined", 1),
     ("vlan_id_mismatch.yml", "nodes[0].vlans[0].id", 13, "set id: 80", 1),
     ("bond_member_missing.yml", "nodes[0].bonds[0].members[1]", 13,

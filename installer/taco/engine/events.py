@@ -121,6 +121,8 @@ class PlayRecap:
 
     phase: str
     hosts: Mapping[str, HostCounts]
+    # What the roles handed over with set_stats (`taco_handover_<role>` keys only).
+    handover: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def from_runner_event(phase: str, event: Mapping[str, Any]) -> Event | None:
         return HostResult(phase, str(data.get("host") or ""), task, role, status, message,
                           ignored=bool(data.get("ignore_errors")))
     if kind == "playbook_on_stats":
-        return PlayRecap(phase, recap_counts(data))
+        return PlayRecap(phase, recap_counts(data), handover_data(data))
     if kind in ("verbose", "error"):
         text = _ANSI.sub("", str(event.get("stdout") or "")).strip()
         if text.startswith("[ERROR]:"):
@@ -230,6 +232,25 @@ def result_message(res: Mapping[str, Any]) -> str:
                 break
     text = "\n".join(part for part in parts if part)
     return text if len(text) <= _MAX_MESSAGE else "…" + text[-_MAX_MESSAGE:]
+
+
+HANDOVER_PREFIX = "taco_handover_"
+
+
+def handover_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The roles' handover data from a playbook_on_stats event, keyed by role.
+
+    Roles publish it with set_stats (aggregate, not per host) as `taco_handover_<role>`;
+    ansible-runner passes the custom stats on as the event's artifact_data.
+    """
+    custom = data.get("artifact_data")
+    if not isinstance(custom, Mapping):
+        return {}
+    return {
+        key.removeprefix(HANDOVER_PREFIX): value
+        for key, value in custom.items()
+        if isinstance(key, str) and key.startswith(HANDOVER_PREFIX) and isinstance(value, Mapping)
+    }
 
 
 def recap_counts(data: Mapping[str, Any]) -> dict[str, HostCounts]:

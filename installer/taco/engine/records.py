@@ -49,6 +49,7 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", 
 
 _FILE_MODE = 0o600
 _DIR_MODE = 0o700
+HANDOVER_FILE = "handover.json"
 
 
 def is_secret_name(name: str) -> bool:
@@ -224,7 +225,10 @@ class RunRecord:
         site_dir = runs_root(root) / site
         site_dir.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
         path = site_dir / run_id
+        earlier = None if check else _latest_handover(site, root)
         path.mkdir(mode=_DIR_MODE)
+        if earlier is not None:
+            write_private(path / HANDOVER_FILE, json.dumps(earlier, indent=2) + "\n")
         summary = RunSummary(run_id, site, command, _iso(started), None, "running", (), path,
                              check=check, limit=limit)
         record = cls(path, summary)
@@ -257,6 +261,26 @@ class RunRecord:
         path.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
         (self.path / "phases").chmod(_DIR_MODE)
         return path
+
+    def handover(self) -> dict[str, Any]:
+        """What the roles handed over so far: {"roles": {role: {host: data}}, "from": {...}}."""
+        target = self.path / HANDOVER_FILE
+        if not target.is_file():
+            return {"roles": {}, "from": {}}
+        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+        return data
+
+    def add_handover(self, phase: str, roles: Mapping[str, Any]) -> None:
+        """Merge a phase's handover data in; a role's newest data replaces its older data.
+
+        `from` names the run and phase each role's data came from, so data carried over
+        from an earlier run (a resume, an `--only`) says so.
+        """
+        data = self.handover()
+        for role, value in roles.items():
+            data["roles"][role] = redact(plain(value))
+            data["from"][role] = {"run": self.run_id, "phase": phase}
+        write_private(self.path / HANDOVER_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def begin(self, phases: Sequence[Phase]) -> None:
         """List the phases this run means to execute, all not-run yet."""
@@ -346,6 +370,16 @@ def load_run(run_id: str, root: Path | None = None) -> RunSummary:
         raise UsageError(f"no run '{run_id}' under {runs_root(root)}; `taco runs` lists them")
     ids = ", ".join(run.run_id for run in matches)
     raise UsageError(f"run id '{run_id}' is ambiguous ({ids}); give more of it")
+
+
+def _latest_handover(site: str, root: Path | None) -> dict[str, Any] | None:
+    """The handover data of the site's newest real run that has any, to build on."""
+    for run in list_runs(site, root):
+        target = run.record_dir / HANDOVER_FILE
+        if not run.check and target.is_file():
+            data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+            return data
+    return None
 
 
 def resume_point(site: str, root: Path | None, phases: Sequence[Phase]) -> str | None:

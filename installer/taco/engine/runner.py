@@ -177,10 +177,12 @@ class _Tracker:
     breaks: list[HostResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     task: str = ""
+    handover: dict[str, Any] = field(default_factory=dict)
 
     def see(self, event: Event) -> None:
         if isinstance(event, PlayRecap):
             self.recap.update(event.hosts)
+            self.handover.update(event.handover)
         elif isinstance(event, HostResult) and event.breaks_phase:
             self.breaks.append(event)
         elif isinstance(event, RunnerError):
@@ -284,6 +286,8 @@ def _run_phase(
         outcome = _PhaseOutcome("failed", Failure("", "", f"playbook {playbook} does not exist"))
     _scrub_command(private_dir / "command", set(runtime.envvars))
     harden(private_dir)
+    if tracker.handover and outcome.status == "succeeded":
+        record.add_handover(phase.name, tracker.handover)
     duration = time.monotonic() - started
     record.phase_finished(phase.name, outcome.status, duration_s=duration,
                           hosts=tracker.recap, failure=outcome.failure)
