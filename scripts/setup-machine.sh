@@ -145,7 +145,7 @@ else
     "$repo/.venv/bin/pip" install -q --upgrade pip
   fi
   # Always: pip is quick when nothing changed, and picks up new dependencies when they did.
-  "$repo/.venv/bin/pip" install -q -e "$repo[test]"
+  "$repo/.venv/bin/pip" install -q -e "$repo[test,bench]"
   done_step "taco[test] installed"
 fi
 

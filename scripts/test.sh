@@ -27,7 +27,7 @@ syntax_check() {
   return $rc
 }
 
-part ruff ruff check installer tests roles
+part ruff ruff check installer tests roles bench
 part mypy mypy
 part ansible-lint ansible-lint --offline -q
 part syntax-check syntax_check

@@ -108,7 +108,11 @@ def render_inventory(site: Site) -> str:
     return header + body
 
 
-class _InventoryDumper(yaml.SafeDumper):
+# LibYAML's emitter where PyYAML was built with it: the same text, much faster.
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _InventoryDumper(_SafeDumper):  # type: ignore[misc,valid-type]
     """Plain YAML: no anchors/aliases even where two values are the same object."""
 
     def ignore_aliases(self, data: Any) -> bool:

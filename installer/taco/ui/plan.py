@@ -36,14 +36,7 @@ def render_plan(console: Console, plan: Plan) -> None:
                        ", ".join(phase.groups), verdict)
     console.print(phases)
 
-    hosts = Table(box=box.SIMPLE, title="Hosts", title_justify="left")
-    for column in ("node", "address", "roles", "groups"):
-        hosts.add_column(column)
-    for node in site.nodes:
-        member_of = [group for group, names in plan.groups.items() if node.name in names]
-        hosts.add_row(node.name, node.address, ", ".join(role.value for role in node.roles),
-                      ", ".join(member_of))
-    console.print(hosts)
+    console.print(_hosts_table(plan))
 
     settings = Table(box=box.SIMPLE, title="Settings", title_justify="left")
     for column in ("setting", "value", "from"):
@@ -63,3 +56,34 @@ def render_plan(console: Console, plan: Plan) -> None:
     console.print(settings)
     if plan.resumed_from:
         console.print(f"resume: starts at phase {plan.resumed_from}")
+
+
+# Above this many nodes a row per node drowns the plan: nodes alike are folded into one row.
+HOSTS_LISTED = 30
+
+
+def _hosts_table(plan: Plan) -> Table:
+    """One row per node on small sites; one row per kind of node (same roles and groups)
+    on large ones, with a count and the first and last of them."""
+    members = {group: set(names) for group, names in plan.groups.items()}
+    profiles: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for node in plan.loaded.site.nodes:
+        roles = ", ".join(role.value for role in node.roles)
+        groups = ", ".join(group for group, names in members.items() if node.name in names)
+        profiles.setdefault((roles, groups), []).append((node.name, node.address))
+    nodes = len(plan.loaded.site.nodes)
+    folded = nodes > HOSTS_LISTED
+    title = f"Hosts ({nodes}, alike ones folded; `taco inventory` lists each)" if folded \
+        else "Hosts"
+    table = Table(box=box.SIMPLE, title=title, title_justify="left")
+    for column in ("node", "address", "roles", "groups"):
+        table.add_column(column)
+    for (roles, groups), alike in profiles.items():
+        if not folded or len(alike) == 1:
+            for name, address in alike:
+                table.add_row(name, address, roles, groups)
+        else:
+            (first, first_address), (last, last_address) = alike[0], alike[-1]
+            table.add_row(f"{first} … {last} ({len(alike)})",
+                          f"{first_address} … {last_address}", roles, groups)
+    return table
