@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 from rich.console import Console
 from sshserver import DEBIAN_12_OS_RELEASE, Reply, SSHServer, generate_key, known_hosts_line
 
@@ -20,12 +22,11 @@ from taco.preflight import (
     from_results,
     render_text,
 )
-from taco.preflight.osrelease import os_support
+from taco.preflight.osrelease import SUPPORTED_OS, os_support
 from taco.site.model import JumpHost, Network, NetworkPurpose, Node, Site, SSHSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     import paramiko
 
@@ -330,3 +331,10 @@ def test_from_results_and_rendering() -> None:
         assert column in header
     assert "eth9 not found" in grid
     assert "Debian 12" not in grid  # pass cells stay short
+
+
+def test_reach_check_and_preflight_role_support_the_same_systems() -> None:
+    """Two judges of one rule (SSH reach check, preflight role): they must not drift."""
+    defaults = Path(__file__).resolve().parents[2] / "roles/preflight/defaults/main.yml"
+    role = yaml.safe_load(defaults.read_text())["preflight_supported_os"]
+    assert {name.lower(): tuple(versions) for name, versions in role.items()} == SUPPORTED_OS
