@@ -20,7 +20,7 @@ import yaml
 from taco.engine.phases import PHASES, Phase, select_phases
 from taco.errors import PreflightFailed, SiteInvalid, SiteIssue, UsageError
 from taco.inventory.build import build_inventory, node_groups
-from taco.paths import content_root
+from taco.paths import content_root, state_dir
 from taco.settings import Setting, resolve
 from taco.site.load import load_site, load_site_text
 
@@ -258,7 +258,11 @@ def execute(
         check=options.check,
         diff=options.diff,
         verbosity=options.verbosity,
-        extravars={"taco_wipe_marked_disks": options.wipe_marked_disks},
+        extravars={
+            "taco_wipe_marked_disks": options.wipe_marked_disks,
+            # Downloads land here once per deploy host and are pushed to nodes from it.
+            "taco_artifact_cache": str(state_dir() / "cache" / "artifacts"),
+        },
         forks=int(plan.settings["forks"].value),
         host_key_checking=site.ssh.host_key_checking,
     )

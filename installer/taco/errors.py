@@ -62,3 +62,9 @@ class LabError(TacoError):
     """The lab could not be built, started or removed."""
 
     exit_code = 5
+
+
+class ArtifactError(TacoError):
+    """An artifact could not be fetched, failed its checksum or is missing from a mirror."""
+
+    exit_code = 6

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from taco import __version__
-from taco.cli import deploy_cmds, info_cmds, lab, runs
+from taco.cli import deploy_cmds, info_cmds, lab, mirror, runs
 from taco.errors import SiteInvalid, TacoError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ EXIT_CODES = {
     3: "preflight failed (nothing was changed)",
     4: "a phase failed or a host was unreachable",
     5: "lab error",
+    6: "an artifact could not be fetched, failed its checksum or is missing",
     130: "interrupted",
 }
 
@@ -51,6 +52,7 @@ deploy_cmds.register(app)
 info_cmds.register(app)
 app.add_typer(runs.app, name="runs")
 app.add_typer(lab.app, name="lab")
+app.add_typer(mirror.app, name="mirror")
 
 
 def run() -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from netaddr import IPNetwork  # type: ignore[import-untyped]  # netaddr ships no type hints
 
+from taco.artifacts.resolve import site_artifacts
 from taco.site.model import DiskUse, NodeRole
 from taco.site.validate import is_etcd_member, split_endpoint
 
@@ -164,6 +165,8 @@ def _site_vars(site: Site) -> dict[str, Any]:
             "artifacts": site.mirrors.artifacts,
             "registry": site.mirrors.registry,
         },
+        # Every file the roles download: resolved from the artifact manifest.
+        "taco_artifacts": site_artifacts(site),
         "taco_proxy": {
             "http": site.proxy.http,
             "https": site.proxy.https,

@@ -12,6 +12,7 @@ import copy
 import difflib
 import types
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
@@ -23,7 +24,6 @@ from taco.site.validate import FieldPath, LineMap, check_site, format_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
     from pydantic_core import ErrorDetails
 
@@ -57,11 +57,15 @@ def load_site(path: Path) -> Site:
     except OSError as error:
         raise SiteInvalid([_file_issue(path, f"cannot read the site file: {error.strerror}",
                                        "check the file's permissions")]) from None
-    return load_site_text(text, str(path))
+    return load_site_text(text, str(path), base_dir=path.parent)
 
 
-def load_site_text(text: str, filename: str) -> Site:
-    """Validate site YAML given as text; `filename` is what issues name."""
+def load_site_text(text: str, filename: str, *, base_dir: Path | None = None) -> Site:
+    """Validate site YAML given as text; `filename` is what issues name.
+
+    Files the site names (the artifact manifest and lock) are relative to `base_dir`,
+    the site file's directory; the returned site holds them as absolute paths.
+    """
     data, lines, issues = parse_yaml(text, filename)
     if data is None:
         raise SiteInvalid(issues)
@@ -71,10 +75,10 @@ def load_site_text(text: str, filename: str) -> Site:
                                 "start with keys such as name:, networks: and nodes:", 1))
         raise SiteInvalid(issues)
     try:
-        site = Site.model_validate(data)
+        site = with_site_paths(Site.model_validate(data), base_dir)
     except ValidationError as error:
         issues.extend(_shape_issue(detail, data, filename, lines) for detail in error.errors())
-        issues.extend(_check_remainder(data, filename, lines))
+        issues.extend(_check_remainder(data, filename, lines, base_dir))
         raise SiteInvalid(_in_file_order(issues)) from None
     issues.extend(check_site(site, filename, lines))
     if issues:
@@ -263,7 +267,7 @@ def _shape_issue(
     message, hint = detail["msg"], ""
     if loc and loc[-1] == "[key]":
         loc = loc[:-1]
-        message = f"'{loc[-1]}' is not a valid name"
+        message = f"'{loc[-1]}' is not a valid name here"
         hint = pattern_hints.get(str(ctx.get("pattern")), "")
         if kind == "string_type":
             message = f"the key {loc[-1]} must be text, YAML read a {_kind(value)}"
@@ -372,7 +376,20 @@ def _in_file_order(issues: list[SiteIssue]) -> list[SiteIssue]:
 # -- semantic check of what passed the shape check ---------------------------------
 
 
-def _check_remainder(data: dict[str, Any], filename: str, lines: LineMap) -> list[SiteIssue]:
+def with_site_paths(site: Site, base_dir: Path | None) -> Site:
+    """The site with the files it names made absolute, relative to the site file."""
+    mirrors = site.mirrors
+    named = {key: getattr(mirrors, key) for key in ("artifact_manifest", "artifact_lock")}
+    absolute = {key: str(((base_dir or Path()) / Path(value).expanduser()).absolute())
+                for key, value in named.items() if value}
+    if not absolute:
+        return site
+    return site.model_copy(update={"mirrors": mirrors.model_copy(update=absolute)})
+
+
+def _check_remainder(
+    data: dict[str, Any], filename: str, lines: LineMap, base_dir: Path | None = None
+) -> list[SiteIssue]:
     """Run the semantic rules on the document minus the entries that failed the shape check.
 
     Entries are removed at the smallest place that makes them valid: an unknown key,
@@ -400,7 +417,7 @@ def _check_remainder(data: dict[str, Any], filename: str, lines: LineMap) -> lis
             if not added:
                 return []
             continue
-        return check_site(site, filename, view)
+        return check_site(with_site_paths(site, base_dir), filename, view)
     return []
 
 

@@ -154,8 +154,17 @@ class Kubernetes(Strict):
 
 class Mirrors(Strict):
     apt: str | None = None
+    # A taco artifact mirror (`taco mirror serve`, or nginx over a `taco mirror sync` dir).
     artifacts: str | None = None
     registry: str | None = None
+    # Another artifact manifest (same format as taco's own), relative to the site file.
+    artifact_manifest: str | None = None
+    # Digests recorded for files whose publisher gives none, relative to the site file.
+    artifact_lock: str | None = None
+    # Architectures artifacts are resolved and mirrored for.
+    architectures: list[Literal["amd64", "arm64"]] = Field(
+        default=["amd64", "arm64"], min_length=1
+    )
 
 
 class Proxy(Strict):

@@ -11,6 +11,7 @@ import difflib
 import posixpath
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -26,6 +27,8 @@ from taco.site.model import NetworkPurpose, Node, NodeRole, Site
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from taco.artifacts.manifest import Manifest
 
 FieldPath = tuple[str | int, ...]
 
@@ -562,13 +565,7 @@ class _Checker:
 
     def check_kubernetes(self) -> None:
         kube = self.site.kubernetes
-        minor = int(kube.version.split(".")[1])
-        if minor not in SUPPORTED_MINORS:
-            self.add(("kubernetes", "version"),
-                     f"Kubernetes {kube.version} is not supported",
-                     f"use a version from 1.{SUPPORTED_MINORS.start} to "
-                     f"1.{SUPPORTED_MINORS.stop - 1}; leave version out for the default "
-                     f"{DEFAULT_KUBERNETES_VERSION}")
+        self.check_release()
         if kube.api_vip is not None and kube.api_endpoint is not None:
             self.add(("kubernetes", "api_endpoint"), "api_vip and api_endpoint are both set",
                      "set api_vip for a VIP taco manages, or api_endpoint for an existing "
@@ -590,6 +587,81 @@ class _Checker:
             if not is_host(san):
                 self.add(("kubernetes", "cert_sans", k), f"'{san}' is not an IP address or "
                          "DNS name", "list IP addresses and DNS names only")
+
+    def check_release(self) -> None:
+        """The version is one taco supports and one the artifact manifest pins."""
+        version = self.site.kubernetes.version
+        release = ".".join(version.split(".")[:2])
+        manifest = self.artifact_manifest()
+        pinned: dict[str, str] = {}
+        if manifest is not None:
+            pinned = {r: manifest.kubernetes_version(r) for r in manifest.releases
+                      if int(r.split(".")[1]) in SUPPORTED_MINORS}
+        offer = (", ".join(f"{r} ({v})" for r, v in pinned.items()) if pinned else
+                 f"1.{SUPPORTED_MINORS.start} to 1.{SUPPORTED_MINORS.stop - 1}")
+        path: FieldPath = ("kubernetes", "version")
+        if int(version.split(".")[1]) not in SUPPORTED_MINORS:
+            self.add(path, f"Kubernetes {version} is not supported",
+                     f"use a version of a supported release: {offer}; leave version out "
+                     f"for the default {DEFAULT_KUBERNETES_VERSION}")
+        elif manifest is None:
+            return
+        elif release not in manifest.releases:
+            self.add(path, f"Kubernetes {version}: the artifact manifest has no release "
+                     f"{release}", f"use a version of a release it pins: {offer}; or name a "
+                     "manifest with that release in mirrors.artifact_manifest")
+        elif manifest.kubernetes_version(release) != version:
+            self.add(path, f"the artifact manifest pins Kubernetes "
+                     f"{manifest.kubernetes_version(release)} for release {release}, not "
+                     f"{version}", f"set version: {manifest.kubernetes_version(release)}, or "
+                     f"name a manifest pinning {version} in mirrors.artifact_manifest")
+        else:
+            self.check_architectures(manifest, release)
+
+    def artifact_manifest(self) -> Manifest | None:
+        """The site's artifact manifest (and lock), or None after reporting why not."""
+        # Imported here: the artifacts package reads YAML through taco.site.load.
+        from taco.artifacts.lock import load_lock
+        from taco.artifacts.manifest import ManifestInvalid, load_manifest
+        from taco.artifacts.resolve import site_manifest_path
+
+        mirrors = self.site.mirrors
+        manifest = None
+        path = site_manifest_path(self.site)
+        if mirrors.artifact_manifest and not path.exists():
+            self.add(("mirrors", "artifact_manifest"), f"file {path} does not exist",
+                     "give the path of an artifact manifest, relative to the site file "
+                     "(format: docs/artifacts.md), or remove artifact_manifest to use "
+                     "taco's own")
+        else:
+            try:
+                manifest = load_manifest(path)
+            except ManifestInvalid as error:
+                self.issues.extend(error.issues)
+        if mirrors.artifact_lock:
+            # A lock that does not exist yet is empty: `taco mirror sync` writes it.
+            try:
+                load_lock(Path(mirrors.artifact_lock))
+            except ManifestInvalid as error:
+                self.issues.extend(error.issues)
+        return manifest
+
+    def check_architectures(self, manifest: Manifest, release: str) -> None:
+        """Architectures the site sets explicitly have a digest for every file it needs."""
+        mirrors = self.site.mirrors
+        if "architectures" not in mirrors.model_fields_set:
+            return
+        path: FieldPath = ("mirrors", "architectures")
+        for k, arch in enumerate(mirrors.architectures):
+            if arch in mirrors.architectures[:k]:
+                self.add((*path, k), f"{arch} is listed twice", "list each architecture once")
+                continue
+            lacking = [f"{name} {version}" for name, artifact, version in manifest.pinned(release)
+                       if not {arch, "all"} & set(artifact.versions[version])]
+            if lacking:
+                self.add((*path, k), f"the artifact manifest has no {arch} build of "
+                         f"{', '.join(lacking)}",
+                         f"remove {arch}, or add its digests to the manifest")
 
     def check_vip(self, text: str) -> None:
         path: FieldPath = ("kubernetes", "api_vip")
