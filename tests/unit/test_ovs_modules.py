@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,20 +20,24 @@ from hypothesis import strategies as st
 if TYPE_CHECKING:
     from types import ModuleType
 
-LIBRARY = Path(__file__).resolve().parents[2] / "roles" / "openvswitch" / "library"
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "openvswitch"
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"taco_test_{name}", LIBRARY / f"{name}.py")
+def _load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Where Ansible's bundler would put it, so the modules' imports resolve as on a node.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-bridge_mod = _load("ovs_bridge")
-port_mod = _load("ovs_port")
-BOTH = pytest.mark.parametrize("mod", [bridge_mod, port_mod], ids=["ovs_bridge", "ovs_port"])
+ovsdb = _load(ROLE / "module_utils" / "taco_ovsdb.py", "ansible.module_utils.taco_ovsdb")
+bridge_mod = _load(ROLE / "library" / "ovs_bridge.py", "taco_test_ovs_bridge")
+port_mod = _load(ROLE / "library" / "ovs_port.py", "taco_test_ovs_port")
+# The shared helpers, tested once (through the name the modules import them by).
+SHARED = pytest.mark.parametrize("mod", [ovsdb], ids=["taco_ovsdb"])
 
 # `ovs-vsctl --format=json --data=json --columns=... list Bridge -- ... list Port -- ... list
 # Interface` after: add-br br-ex (netdev, external_ids, other_config), add-port vA tag=10,
@@ -65,7 +70,7 @@ BRIDGE_TABLE = (
 
 # --- OVSDB JSON helpers (identical in both modules) ---------------------------------------
 
-@BOTH
+@SHARED
 def test_decode_datum_turns_ovsdb_json_into_python(mod: ModuleType) -> None:
     assert mod.decode_datum(["set", []]) == []
     assert mod.decode_datum(["set", [["uuid", "a"], ["uuid", "b"]]]) == ["a", "b"]
@@ -75,7 +80,7 @@ def test_decode_datum_turns_ovsdb_json_into_python(mod: ModuleType) -> None:
     assert mod.decode_datum(10) == 10
 
 
-@BOTH
+@SHARED
 def test_parse_tables_reads_one_document_per_command(mod: ModuleType) -> None:
     bridges, ports, interfaces = mod.parse_tables(OVS_TABLES)
     assert [row["name"] for row in bridges] == ["br-ex"]
@@ -87,7 +92,7 @@ def test_parse_tables_reads_one_document_per_command(mod: ModuleType) -> None:
     assert mod.parse_tables("") == []
 
 
-@BOTH
+@SHARED
 @pytest.mark.parametrize(("raw", "literal"), [
     ("netdev", '"netdev"'),
     ("a:b,c=d", '"a:b,c=d"'),
@@ -99,7 +104,7 @@ def test_quote_makes_an_ovsdb_string_literal(mod: ModuleType, raw: object, liter
     assert mod.quote(raw) == literal
 
 
-@BOTH
+@SHARED
 def test_map_commands_touch_only_the_keys_given(mod: ModuleType) -> None:
     current = {"bridge-id": "br-ex", "neutron": "keep", "stale": "x"}
     assert mod.map_commands("Bridge", "br-ex", "external_ids", current,
@@ -111,7 +116,7 @@ def test_map_commands_touch_only_the_keys_given(mod: ModuleType) -> None:
     assert mod.map_commands("Bridge", "br-ex", "external_ids", current, {"gone": None}) == []
 
 
-@BOTH
+@SHARED
 def test_transaction_joins_commands_with_separators(mod: ModuleType) -> None:
     assert mod.transaction([["add-br", "b"], ["set", "Bridge", "b", "x=1"]]) == [
         "add-br", "b", "--", "set", "Bridge", "b", "x=1"]
@@ -336,7 +341,7 @@ def test_captured_document_is_valid_json() -> None:
     assert all(json.loads(line)["headings"] for line in OVS_TABLES.splitlines() if line)
 
 
-@BOTH
+@SHARED
 def test_optional_columns_unwrap_zero_or_one_element(mod: ModuleType) -> None:
     assert mod.optional([]) is None
     assert mod.optional(["secure"]) == "secure"

@@ -3,16 +3,21 @@
 
 The decision (current OVSDB row + desired state -> ovs-vsctl commands) is a set of pure
 functions, unit-tested in tests/unit/test_ovs_modules.py; only `main` talks to ovs-vsctl.
-Ansible ships each module to the node alone, so the small OVSDB helpers are repeated in
-ovs_port.py (the unit tests hold both copies to the same behaviour).
+The OVSDB helpers it shares with ovs_port live in the role's module_utils/taco_ovsdb.py.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible.module_utils.taco_ovsdb import (  # type: ignore[import-not-found]
+    map_commands,
+    optional,
+    parse_tables,
+    quote,
+    transaction,
+)
 
 DOCUMENTATION = r"""
 ---
@@ -94,53 +99,6 @@ bridge:
 COLUMNS = ("name", "datapath_type", "fail_mode", "external_ids", "other_config")
 
 
-# --- OVSDB JSON (ovs-vsctl --format=json --data=json) ------------------------------------
-
-def decode_datum(value: Any) -> Any:
-    """An OVSDB JSON datum as plain Python: sets become lists, maps dicts, uuids strings."""
-    if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
-        kind, body = value
-        if kind == "set":
-            return [decode_datum(item) for item in body]
-        if kind == "map":
-            return {decode_datum(k): decode_datum(v) for k, v in body}
-        if kind in ("uuid", "named-uuid"):
-            return body
-    return value
-
-
-def parse_tables(stdout: str) -> list[list[dict[str, Any]]]:
-    """Each `list` command's table (ovs-vsctl prints one JSON document per command)."""
-    decoder = json.JSONDecoder()
-    tables: list[list[dict[str, Any]]] = []
-    text = stdout.strip()
-    position = 0
-    while position < len(text):
-        document, end = decoder.raw_decode(text, position)
-        headings = document["headings"]
-        tables.append([
-            {heading: decode_datum(cell) for heading, cell in zip(headings, row, strict=True)}
-            for row in document["data"]
-        ])
-        position = end
-        while position < len(text) and text[position].isspace():
-            position += 1
-    return tables
-
-
-def optional(value: Any) -> Any:
-    """An optional scalar column: a set of zero or one element, usually written bare."""
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
-def quote(value: object) -> str:
-    """An OVSDB string literal for ovs-vsctl (quoted, so ':', ',' and '=' are safe)."""
-    text = str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 # --- Decision ---------------------------------------------------------------------------
 
 def bridge_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -159,22 +117,6 @@ def find_bridge(tables: list[list[dict[str, Any]]], name: str) -> dict[str, Any]
         if row["name"] == name:
             return bridge_view(row)
     return None
-
-
-def map_commands(
-    table: str, record: str, column: str, current: dict[str, str], desired: dict[str, Any] | None
-) -> list[list[str]]:
-    """Set the keys that differ and remove the keys asked to be null; others stay."""
-    if not desired:
-        return []
-    commands: list[list[str]] = []
-    for key, value in sorted(desired.items()):
-        if value is None:
-            if key in current:
-                commands.append(["remove", table, record, column, quote(key)])
-        elif current.get(key) != str(value):
-            commands.append(["set", table, record, f"{column}:{quote(key)}={quote(value)}"])
-    return commands
 
 
 def plan_bridge(desired: dict[str, Any], current: dict[str, Any] | None) -> list[list[str]]:
@@ -220,14 +162,6 @@ def predict_bridge(desired: dict[str, Any], current: dict[str, Any] | None) -> d
             else:
                 after[column][key] = str(value)
     return after
-
-
-def transaction(commands: list[list[str]]) -> list[str]:
-    """Commands joined into one ovs-vsctl transaction: all apply or none."""
-    argv: list[str] = []
-    for command in commands:
-        argv += ["--", *command] if argv else command
-    return argv
 
 
 # --- Ansible ----------------------------------------------------------------------------
