@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from tests.integration.conftest import Lab
 
-pytestmark = pytest.mark.lab
+# One worker runs this module in order: its tests share a lab and build on each other.
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("test_aio")]
 
 
 def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab]) -> None:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from tests.integration.conftest import Lab
 
-pytestmark = pytest.mark.lab
+# One worker runs this module in order: its tests share a lab and build on each other.
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("test_lab")]
 
 
 def ssh_banner(address: str, timeout: float = 2.0) -> bytes:

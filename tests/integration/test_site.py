@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
     from tests.integration.conftest import Lab
 
-pytestmark = pytest.mark.lab
+# One worker runs this module in order: its tests share a lab and build on each other.
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("test_site")]
 
 
 def taco(lab: Lab, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
