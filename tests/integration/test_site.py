@@ -1,4 +1,8 @@
-"""`taco site` for real: three lab nodes reached only through a jump host, checked afterwards."""
+"""`taco site` for real: three lab nodes reached only through a jump host, checked afterwards.
+
+Every available phase runs (preflight through storage). Nodes get one spare disk each:
+node1's becomes the local-path filesystem, node2's and node3's Ceph OSD disks.
+"""
 
 from __future__ import annotations
 
@@ -38,9 +42,17 @@ def latest_summary(lab: Lab, site: str) -> dict[str, object]:
     return json.loads((runs[-1] / "summary.json").read_text())
 
 
+def statuses_of(lab: Lab, site: str) -> dict[str, str]:
+    return {phase["name"]: phase["status"]
+            for phase in latest_summary(lab, site)["phases"]}  # type: ignore[union-attr]
+
+
+NODE_PREPARATION = ["preflight", "os_bootstrap", "network", "openvswitch", "storage"]
+
+
 @pytest.fixture(scope="module")
 def site_lab(lab_factory: Callable[..., Lab]) -> Lab:
-    return lab_factory(3, jump=True)
+    return lab_factory(3, jump=True, disks=1)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +67,12 @@ def test_site_run_succeeds_through_the_jump_host(site_lab: Lab,
     summary = latest_summary(site_lab, site_lab.name)
     assert summary["status"] == "succeeded"
     phases = {phase["name"]: phase for phase in summary["phases"]}  # type: ignore[union-attr]
-    assert phases["preflight"]["status"] == "succeeded"
-    assert phases["os_bootstrap"]["status"] == "succeeded"
-    assert set(phases["os_bootstrap"]["hosts"]) == {"node1", "node2", "node3"}
+    assert list(phases) == NODE_PREPARATION
+    assert all(phase["status"] == "succeeded" for phase in phases.values()), phases
+    for name in ("os_bootstrap", "network", "storage"):
+        assert set(phases[name]["hosts"]) == {"node1", "node2", "node3"}, name
+    # ovs_nodes: node1 (network role), node2 and node3 (compute).
+    assert set(phases["openvswitch"]["hosts"]) == {"node1", "node2", "node3"}
     reach = json.loads((site_lab.state_dir / "runs" / site_lab.name).joinpath(
         summary["run_id"], "reach.json").read_text())  # type: ignore[arg-type]
     assert {row["host"] for row in reach} == {"node1", "node2", "node3"}
@@ -76,6 +91,41 @@ def test_nodes_were_bootstrapped(site_lab: Lab,
                        "/proc/sys/net/ipv4/ip_forward").strip() == "1"
         assert on_node(site_lab, node["name"], "systemctl", "is-active", "chrony").strip() \
             == "active"
+
+
+def test_nodes_were_prepared(site_lab: Lab,
+                             first_run: subprocess.CompletedProcess[str]) -> None:
+    assert first_run.returncode == 0
+    site = yaml.safe_load(site_lab.site_file.read_text())
+    for node in site["nodes"]:
+        name = node["name"]
+        # networkd now owns the declared links, and they kept their addresses.
+        assert "configured" in on_node(site_lab, name, "networkctl", "status", "eth0")
+        assert f"{node['address']}/" in on_node(site_lab, name, "ip", "-4", "-o", "addr",
+                                                "show", "eth0")
+        assert on_node(site_lab, name, "ovs-vsctl", "get", "bridge", "br-ex",
+                       "datapath_type").strip() == "netdev"
+        assert "eth2" in on_node(site_lab, name, "ovs-vsctl", "list-ports", "br-ex").split()
+    assert "/var/lib/local-path-provisioner" in on_node(
+        site_lab, "node1", "findmnt", "-n", "-o", "TARGET", "/var/lib/local-path-provisioner")
+
+
+def test_handover_data_is_in_the_run_record(site_lab: Lab,
+                                            first_run: subprocess.CompletedProcess[str]
+                                            ) -> None:
+    assert first_run.returncode == 0
+    summary = latest_summary(site_lab, site_lab.name)
+    record = site_lab.state_dir / "runs" / site_lab.name / str(summary["run_id"])
+    handover = json.loads((record / "handover.json").read_text())["roles"]
+    assert set(handover) >= {"network", "openvswitch", "storage"}
+    site = yaml.safe_load(site_lab.site_file.read_text())
+    devices = {node["name"]: node["disks"][0]["device"] for node in site["nodes"]}
+    for name in ("node1", "node2", "node3"):
+        mappings = json.dumps(handover["openvswitch"][name])
+        assert "physnet1" in mappings and "br-ex" in mappings, mappings
+    for name in ("node2", "node3"):
+        assert devices[name] in json.dumps(handover["storage"][name]), handover["storage"][name]
+    assert set(handover["network"]) == {"node1", "node2", "node3"}
 
 
 def test_second_run_changes_nothing(site_lab: Lab,
@@ -103,7 +153,8 @@ def test_preflight_failure_changes_nothing(site_lab: Lab, tmp_path: Path,
     assert "eth9" in failed.stdout + failed.stderr
     summary = latest_summary(site_lab, "missing-nic")
     statuses = {phase["name"]: phase["status"] for phase in summary["phases"]}  # type: ignore[union-attr]
-    assert statuses == {"preflight": "failed", "os_bootstrap": "not-run"}
+    assert statuses == {"preflight": "failed",
+                        **{name: "not-run" for name in NODE_PREPARATION[1:]}}
 
 
 def test_resume_starts_at_the_failed_phase(site_lab: Lab, tmp_path: Path,
@@ -117,9 +168,9 @@ def test_resume_starts_at_the_failed_phase(site_lab: Lab, tmp_path: Path,
     path.write_text(yaml.safe_dump(site))
     failed = taco(site_lab, "site", "-c", str(path), "--output", "plain")
     assert failed.returncode == 4, failed.stdout[-4000:] + failed.stderr[-2000:]
-    statuses = {phase["name"]: phase["status"]
-                for phase in latest_summary(site_lab, "resume")["phases"]}  # type: ignore[union-attr]
-    assert statuses == {"preflight": "succeeded", "os_bootstrap": "failed"}
+    assert statuses_of(site_lab, "resume") == {
+        "preflight": "succeeded", "os_bootstrap": "failed",
+        **{name: "not-run" for name in NODE_PREPARATION[2:]}}
 
     site["mirrors"] = {"apt": "http://deb.debian.org/debian"}
     path.write_text(yaml.safe_dump(site))
@@ -130,3 +181,41 @@ def test_resume_starts_at_the_failed_phase(site_lab: Lab, tmp_path: Path,
     nothing_left = taco(site_lab, "site", "-c", str(path), "--resume")
     assert nothing_left.returncode == 2
     assert "nothing to resume" in nothing_left.stderr
+
+
+def test_disk_in_use_is_wiped_only_when_marked_and_allowed(
+        site_lab: Lab, tmp_path: Path, first_run: subprocess.CompletedProcess[str]) -> None:
+    """Someone's filesystem on node3's Ceph disk: refused before any change, unless the
+    site marks the disk `wipe: true` AND the run passes --wipe-marked-disks."""
+    assert first_run.returncode == 0
+    site = yaml.safe_load(site_lab.site_file.read_text())
+    device = site["nodes"][2]["disks"][0]["device"]
+    on_node(site_lab, "node3", "mkfs.ext4", "-q", "-F", "-L", "precious", device)
+
+    site["name"] = "disk-in-use"
+    path = tmp_path / "disk-in-use.yml"
+    path.write_text(yaml.safe_dump(site))
+    refused = taco(site_lab, "site", "-c", str(path), "--output", "plain")
+    assert refused.returncode == 3, refused.stdout[-4000:] + refused.stderr[-2000:]
+    assert device in refused.stdout and "--wipe-marked-disks" in refused.stdout
+    assert statuses_of(site_lab, "disk-in-use")["os_bootstrap"] == "not-run"
+    assert on_node(site_lab, "node3", "blkid", "-o", "value", "-s", "LABEL", device).strip() \
+        == "precious"
+
+    # Marked, but the run does not allow it: still refused, still untouched.
+    site["nodes"][2]["disks"][0]["wipe"] = True
+    path.write_text(yaml.safe_dump(site))
+    refused = taco(site_lab, "site", "-c", str(path), "--output", "plain")
+    assert refused.returncode == 3, refused.stdout[-4000:]
+    assert "not started with --wipe-marked-disks" in refused.stdout \
+        or "--wipe-marked-disks" in refused.stdout
+    assert on_node(site_lab, "node3", "blkid", "-o", "value", "-s", "LABEL", device).strip() \
+        == "precious"
+
+    wiped = taco(site_lab, "site", "-c", str(path), "--only", "storage",
+                 "--wipe-marked-disks", "--output", "plain")
+    assert wiped.returncode == 0, wiped.stdout[-4000:] + wiped.stderr[-2000:]
+    labels = subprocess.run(["podman", "exec", f"taco-{site_lab.name}-node3", "blkid", "-o",
+                             "value", "-s", "LABEL", device],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert "precious" not in labels.stdout

@@ -31,10 +31,9 @@ class Phase:
 PHASES: tuple[Phase, ...] = (
     Phase("preflight", "Preflight checks", "preflight.yml", ("all",), read_only=True),
     Phase("os_bootstrap", "OS bootstrap", "os_bootstrap.yml", ("all",)),
-    Phase("network", "Host networking", "network.yml", ("all",), pending="node preparation"),
-    Phase("openvswitch", "Open vSwitch", "openvswitch.yml", ("ovs_nodes",),
-          pending="node preparation"),
-    Phase("storage", "Storage", "storage.yml", ("all",), pending="node preparation"),
+    Phase("network", "Host networking", "network.yml", ("all",)),
+    Phase("openvswitch", "Open vSwitch", "openvswitch.yml", ("ovs_nodes",)),
+    Phase("storage", "Storage", "storage.yml", ("all",)),
     Phase("container_runtime", "Container runtime", "container_runtime.yml", ("k8s_cluster",),
           pending="Kubernetes stage"),
     Phase("kubernetes", "Kubernetes (kubeadm)", "kubernetes.yml", ("k8s_cluster",),
