@@ -205,6 +205,28 @@ def test_sudo_asking_for_password_fails_with_fix(keys: Keys) -> None:
     assert by_check(rows)["os"].status is Status.PASS
 
 
+def test_channel_closed_without_exit_status_is_retried(keys: Keys) -> None:
+    replies = {"cat /etc/os-release": Reply(0, DEBIAN_12_OS_RELEASE, dropped=2)}
+    with SSHServer(keys.host, keys.client, replies) as srv:
+        trust(keys, "127.0.0.1", srv.port, keys.host)
+        rows = check_reach(make_site(keys, [node(srv.port)]), timeout=5)
+        commands = list(srv.journal.commands)
+
+    assert by_check(rows)["os"].status is Status.PASS
+    assert commands.count("cat /etc/os-release") == 3
+
+
+def test_channel_that_never_sends_an_exit_status_fails_with_why(keys: Keys) -> None:
+    replies = {"cat /etc/os-release": Reply(0, DEBIAN_12_OS_RELEASE, dropped=99)}
+    with SSHServer(keys.host, keys.client, replies) as srv:
+        trust(keys, "127.0.0.1", srv.port, keys.host)
+        rows = check_reach(make_site(keys, [node(srv.port)]), timeout=5)
+
+    os_row = by_check(rows)["os"]
+    assert os_row.status is Status.FAIL
+    assert "closed without an exit status 3 times" in os_row.detail
+
+
 def test_unsupported_os_names_what_is_supported(keys: Keys) -> None:
     centos = b'NAME="CentOS Stream"\nVERSION_ID="9"\nID="centos"\nPRETTY_NAME="CentOS Stream 9"\n'
     replies = {"cat /etc/os-release": Reply(0, centos)}

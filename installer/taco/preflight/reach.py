@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -219,10 +220,30 @@ class _Result:
     stderr: str
 
 
-def _run(client: paramiko.SSHClient, command: str, timeout: float) -> _Result:
-    """Run one read-only command; a hang is a TimeoutError, never a blocked thread."""
+# paramiko's exit status when the channel closed without the server sending one.
+_NO_EXIT_STATUS = -1
+
+
+def _run(client: paramiko.SSHClient, command: str, timeout: float, attempts: int = 3) -> _Result:
+    """Run one read-only command; a hang is a TimeoutError, never a blocked thread.
+
+    A busy sshd now and then closes a fresh channel before it sends an exit status; the
+    commands here only read, so such a channel is retried on a new one.
+    """
+    for attempt in range(1, attempts + 1):
+        result = _run_once(client, command, timeout)
+        if result.rc != _NO_EXIT_STATUS or attempt == attempts:
+            break
+        time.sleep(0.5 * attempt)
+    if result.rc == _NO_EXIT_STATUS:
+        return _Result(result.rc, result.stdout, result.stderr.strip() or
+                       f"the SSH channel closed without an exit status {attempts} times")
+    return result
+
+
+def _run_once(client: paramiko.SSHClient, command: str, timeout: float) -> _Result:
     transport = client.get_transport()
-    if transport is None:
+    if transport is None or not transport.is_active():
         raise ReachError("the SSH session closed")
     with closing(transport.open_session(timeout=timeout)) as channel:
         channel.settimeout(timeout)
