@@ -189,17 +189,21 @@ def build(target: Path, suite: str = "bookworm", arches: tuple[str, ...] = ()) -
             artifacts[name] = {"kind": "binary", "url": STANDIN_URL.replace("{name}", name),
                                "versions": {version: digests}}
         for deb in fetch_debs(work, suite, arches):
-            destination = target / deb["name"] / deb["version"] / deb["arch"] / deb["file"].name
+            # The mirror keeps architectures apart by directory: one file name for all.
+            filename = f"{deb['name']}_{{version}}.deb"
+            destination = (target / deb["name"] / deb["version"] / deb["arch"]
+                           / filename.replace("{version}", deb["version"]))
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(deb["file"], destination)
             if sha256(destination) != deb["sha256"]:
                 raise SystemExit(f"{destination}: copy does not match the download")
             entry = artifacts.setdefault(deb["name"], {"kind": "deb", "url": deb["url"],
-                                                       "versions": {}})
+                                                       "filename": filename, "versions": {}})
             entry["versions"].setdefault(deb["version"], {})[deb["arch"]] = deb["sha256"]
             release[deb["name"]] = deb["version"]
     chart_repository(target / "charts")
-    manifest = {"schema": 1, "releases": {RELEASE: release}, "artifacts": artifacts}
+    manifest = {"schema": 1, "default_release": RELEASE, "releases": {RELEASE: release},
+                "artifacts": artifacts}
     header = (f"# TEST artifact manifest written by tests/standins/build_mirror.py ({suite}).\n"
               "# kubeadm, kubelet, kubectl and helm are STAND-INs (tests/standins/README.md);\n"
               "# containerd, runc and cni_plugins are real Debian packages. Not for production.\n")

@@ -11,32 +11,30 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
 
+import build_mirror
+
 import fixtures
 from fixtures import Mirror
+from taco.artifacts.manifest import load_manifest
+from taco.artifacts.resolve import release_files
 
 standin_mirror = fixtures.standin_mirror
 
 
 def layout_files(mirror: Mirror) -> list[tuple[str, str, str, Path, str]]:
-    """(name, version, arch, file, sha256) for every artifact the manifest lists."""
-    manifest: dict[str, Any] = mirror.load()
-    found = []
-    for name, artifact in manifest["artifacts"].items():
-        for version, digests in artifact["versions"].items():
-            filename = artifact["url"].format(version=version, arch="ARCH").rsplit("/", 1)[-1]
-            for arch, digest in digests.items():
-                path = mirror.directory / name / version / arch / filename.replace("ARCH", arch)
-                found.append((name, version, arch, path, digest))
-    return found
+    """(name, version, arch, file, sha256) of every file, as taco's own loader reads them."""
+    manifest = load_manifest(mirror.manifest)
+    return [(item.name, item.version, item.arch, mirror.directory / item.path, str(item.sha256))
+            for item in release_files(manifest, manifest.default_release)]
 
 
 def test_manifest_describes_the_files(standin_mirror: Mirror) -> None:
     manifest = standin_mirror.load()
     assert manifest["schema"] == 1
+    assert manifest["default_release"] == "1.35"
     release = manifest["releases"]["1.35"]
     assert {"kubeadm", "kubelet", "kubectl", "helm", "containerd", "runc",
             "cni_plugins"} <= set(release)
@@ -73,3 +71,13 @@ def test_served_over_http_with_matching_digests(standin_mirror: Mirror, tmp_path
     result = subprocess.run([sys.executable, str(kubeadm), "version", "-o", "short"],
                             capture_output=True, text=True, check=False)
     assert result.stdout.strip() == "v1.35.4"
+
+
+def test_taco_mirror_verify_accepts_the_mirror(standin_mirror: Mirror) -> None:
+    """The test mirror is a taco mirror: `taco mirror verify` with its manifest passes."""
+    result = subprocess.run(
+        [sys.executable, "-m", "taco.cli.main", "mirror", "verify", str(standin_mirror.directory),
+         "--manifest", str(standin_mirror.manifest), "--arch", build_mirror.host_arch()],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "with the right sha256" in result.stdout

@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import ssl
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,10 +28,18 @@ class Unreachable(Exception):
     """No answer at all (refused, timeout, TLS failure)."""
 
 
+# Answers real kubeadm's API calls wait out (a load balancer before its backends are up).
+TRANSIENT_CODES = (429, 500, 502, 503, 504)
+RETRY_INTERVAL = 0.5
+
+
 class ApiClient:
-    def __init__(self, credentials: Credentials, timeout: float = 30.0) -> None:
+    def __init__(self, credentials: Credentials, timeout: float = 30.0,
+                 retry_window: float = 0.0) -> None:
         self.credentials = credentials
         self.timeout = timeout
+        # Like kubeadm's apiclient: retry a transient failure every 0.5 s for this long.
+        self.retry_window = retry_window
         self._context = credentials.ssl_context()
         self._connection: http.client.HTTPSConnection | None = None
 
@@ -49,6 +58,27 @@ class ApiClient:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request; the decoded JSON answer, or ApiError/Unreachable."""
+        deadline = time.monotonic() + self.retry_window
+        while True:
+            try:
+                return self._request_once(method, path, body, content_type=content_type,
+                                          query=query, headers=headers)
+            except (Unreachable, ApiError) as exc:
+                transient = isinstance(exc, Unreachable) or exc.code in TRANSIENT_CODES
+                if not transient or time.monotonic() + RETRY_INTERVAL > deadline:
+                    raise
+                time.sleep(RETRY_INTERVAL)
+
+    def _request_once(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        content_type: str,
+        query: dict[str, str] | None,
+        headers: dict[str, str] | None,
+    ) -> Any:
         code, payload = self.raw(method, path, body, content_type=content_type, query=query,
                                  headers=headers)
         try:

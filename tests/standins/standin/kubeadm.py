@@ -30,6 +30,7 @@ from standin import (
     host,
     kinds,
     kubeconfig,
+    patches,
     pki,
     seal,
     tokens,
@@ -39,6 +40,7 @@ from standin import kubeadm_config as config
 from standin.client import ApiClient, ApiError, Unreachable
 from standin.flags import Flag, parse
 from standin.host import Failure
+from standin.patches import PatchError, Patches
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,8 +75,8 @@ def cli_path(value: str | None, default: str) -> Path:
     return Path(value) if value else host.path(default)
 
 
-def client_from(path: Path, timeout: float = 30) -> ApiClient:
-    return ApiClient(kubeconfig.load(path), timeout=timeout)
+def client_from(path: Path, timeout: float = 30, retry_window: float = 0.0) -> ApiClient:
+    return ApiClient(kubeconfig.load(path), timeout=timeout, retry_window=retry_window)
 
 
 def call(api: ApiClient, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
@@ -376,8 +378,9 @@ def _static_pod(name: str, image: str, command: list[str], annotations: dict[str
     }
 
 
-def write_manifests(cluster: dict[str, Any], node: str, advertise: str, port: int,
-                    initial_cluster: str, state: str) -> None:
+def static_pods(cluster: dict[str, Any], node: str, advertise: str, port: int,
+                initial_cluster: str, state: str) -> dict[str, dict[str, Any]]:
+    """The control plane's static Pods (etcd first), before any patch."""
     pki_dir = cluster["certificatesDir"]
     repository = cluster["imageRepository"]
     version = cluster["kubernetesVersion"]
@@ -468,18 +471,78 @@ def write_manifests(cluster: dict[str, Any], node: str, advertise: str, port: in
             {"host": "127.0.0.1", "path": "/livez", "port": 10259, "scheme": "HTTPS"},
             [("kubeconfig", f"{K8S}/scheduler.conf")]),
     }
-    say(f'[etcd] Creating static Pod manifest for local etcd in "{MANIFESTS}"')
-    say(f'[control-plane] Using manifest folder "{MANIFESTS}"')
+    return pods
+
+
+# The phase each patch target belongs to, at init and at join (for kubeadm's error lines).
+INIT_PHASES = {"etcd": "etcd", "control-plane": "control-plane"}
+JOIN_PHASES = {"etcd": "control-plane-join/etcd",
+               "control-plane": "control-plane-prepare/control-plane"}
+
+
+def patch(found: Patches | None, target: str, data: Any, phase: str, context: str,
+          out: Callable[[str], None] | None) -> Any:
+    """Apply the patches for a target (out=None only tries them); kubeadm's error on failure."""
+    if found is None:
+        return data
+    try:
+        result = found.apply(target, data, out)
+    except PatchError as exc:
+        raise phase_error(phase, f"{context}: {exc}") from None
+    if not isinstance(result, dict):
+        raise phase_error(phase, f"{context}: the patched {target} is not an object")
+    return result
+
+
+def patch_pod(found: Patches | None, name: str, pod: dict[str, Any], phases: dict[str, str],
+              out: Callable[[str], None] | None) -> dict[str, Any]:
+    phase = phases["etcd" if name == "etcd" else "control-plane"]
+    context = f'failed to patch static Pod manifest file for "{name}"'
+    result = patch(found, name, pod, phase, context, out)
+    if not (isinstance(result, dict) and result.get("apiVersion") == "v1"
+            and result.get("kind") == "Pod"):
+        raise phase_error(phase, f"{context}: patched manifest is not a valid Pod object")
+    return result
+
+
+def patch_kubelet(found: Patches | None, kubelet: dict[str, Any],
+                  out: Callable[[str], None] | None) -> dict[str, Any]:
+    result: dict[str, Any] = patch(found, "kubeletconfiguration", kubelet, "kubelet-start",
+                                   "could not apply patches to the KubeletConfiguration", out)
+    return result
+
+
+def write_manifests(pods: dict[str, dict[str, Any]], found: Patches | None,
+                    phases: dict[str, str]) -> None:
+    """Patch each static Pod as kubeadm does (announcing it) and write its manifest."""
     for name, pod in pods.items():
-        if name != "etcd":
+        if name == "etcd":
+            say(f'[etcd] Creating static Pod manifest for local etcd in "{MANIFESTS}"')
+        else:
+            if name == "kube-apiserver":
+                say(f'[control-plane] Using manifest folder "{MANIFESTS}"')
             say(f'[control-plane] Creating static Pod manifest for "{name}"')
-        host.write_file(host.path(f"{MANIFESTS}/{name}.yaml"), yamlio.dump(pod), 0o600)
+        patched = patch_pod(found, name, pod, phases, say)
+        host.write_file(host.path(f"{MANIFESTS}/{name}.yaml"), yamlio.dump(patched), 0o600)
+
+
+def read_patches(document: dict[str, Any], phase: str, context: str) -> Patches | None:
+    """The patches directory a config names, read (and checked) before anything is written."""
+    directory = (document.get("patches") or {}).get("directory")
+    if not directory:
+        return None
+    try:
+        return patches.read(directory)
+    except PatchError as exc:
+        raise phase_error(phase, f"{context}: {exc}") from None
 
 
 # -- the kubelet ------------------------------------------------------------------------------
 
 
-def write_kubelet_files(kubelet: dict[str, Any], node: dict[str, Any], hostname: str) -> None:
+def write_kubelet_files(kubelet: dict[str, Any], node: dict[str, Any], hostname: str,
+                        found: Patches | None = None) -> dict[str, Any]:
+    """kubeadm-flags.env and config.yaml (patched); returns the KubeletConfiguration written."""
     flags = [f"--container-runtime-endpoint={node['criSocket']}"]
     if node["name"] != hostname.lower():
         flags.append(f"--hostname-override={node['name']}")
@@ -490,7 +553,9 @@ def write_kubelet_files(kubelet: dict[str, Any], node: dict[str, Any], hostname:
     host.write_file(host.path(f"{KUBELET_DIR}/kubeadm-flags.env"),
                     f'KUBELET_KUBEADM_ARGS="{" ".join(flags)}"\n', 0o644)
     say(f'[kubelet-start] Writing kubelet configuration to file "{KUBELET_DIR}/config.yaml"')
-    host.write_file(host.path(f"{KUBELET_DIR}/config.yaml"), yamlio.dump(kubelet), 0o644)
+    patched = patch_kubelet(found, kubelet, say)
+    host.write_file(host.path(f"{KUBELET_DIR}/config.yaml"), yamlio.dump(patched), 0o644)
+    return patched
 
 
 def start_kubelet() -> None:
@@ -690,6 +755,19 @@ def init(argv: list[str]) -> int:
     preflight.finish()
     say("[preflight] Pulling images required for setting up a Kubernetes cluster")
     say("[preflight] STAND-IN: no images pulled; the kubelet stand-in runs the control plane")
+    # kubeadm reads the patches when it first needs them (the etcd phase) and fails there,
+    # after writing certificates; the stand-in reads and tries them all now, so a bad patch
+    # leaves the node as it was. The lines kubeadm prints still come where kubeadm prints them.
+    found = read_patches(init_cfg, "etcd", 'failed to patch static Pod manifest file for "etcd"')
+    pods = static_pods(cluster, node["name"], advertise, port,
+                       f"{node['name']}=https://{advertise}:2380", "new")
+    if found is not None:
+        for name, pod in pods.items():
+            patch_pod(found, name, pod, INIT_PHASES, None)
+        patch_kubelet(found, kubelet, None)
+        if not (cluster.get("dns") or {}).get("disabled"):
+            patch(found, "corednsdeployment", coredns_deployment(cluster), "addon/coredns",
+                  "could not apply patches to the CoreDNS Deployment", None)
     if values["dry-run"] or init_cfg.get("dryRun"):
         say("[dryrun] Finished dry running successfully. Above are the resources that would be "
             "created")
@@ -710,19 +788,21 @@ def init(argv: list[str]) -> int:
                      "system:kube-controller-manager")
     write_kubeconfig("scheduler.conf", pki_dir, local_server, cluster["clusterName"],
                      "system:kube-scheduler")
-    write_manifests(cluster, node["name"], advertise, port,
-                    f"{node['name']}=https://{advertise}:2380", "new")
-    write_kubelet_files(kubelet, node, hostname)
+    write_manifests(pods, found, INIT_PHASES)
+    local_kubelet = write_kubelet_files(kubelet, node, hostname, found)
     start_kubelet()
     say(f'[wait-control-plane] Waiting for the kubelet to boot up the control plane as static '
         f'Pods from directory "{MANIFESTS}"')
-    wait_kubelet(kubelet, timeouts["kubeletHealthCheck"])
+    wait_kubelet(local_kubelet, timeouts["kubeletHealthCheck"])
     wait_apiserver(advertise, port, timeouts["controlPlaneComponentHealthCheck"])
 
-    super_admin = client_from(host.path(f"{K8S}/super-admin.conf"))
+    # Through the control-plane endpoint, which may not pass traffic yet (a VIP's haproxy
+    # marks the apiserver up only after its health checks): kubeadm retries such calls.
+    api_window = timeouts["kubernetesAPICall"]
+    super_admin = client_from(host.path(f"{K8S}/super-admin.conf"), retry_window=api_window)
     ensure(super_admin, _binding("ClusterRoleBinding", "kubeadm:cluster-admins", "ClusterRole",
                                  "cluster-admin", [("Group", "kubeadm:cluster-admins")]))
-    admin = client_from(host.path(f"{K8S}/admin.conf"))
+    admin = client_from(host.path(f"{K8S}/admin.conf"), retry_window=api_window)
     upload_config(admin, cluster, kubelet, proxy_cfg)
     key = values["certificate-key"] or init_cfg.get("certificateKey") or secrets.token_hex(32)
     if values["upload-certs"]:
@@ -742,7 +822,7 @@ def init(argv: list[str]) -> int:
     cluster_info(admin, server, pki_dir.load("ca")[1].pem())
     say(f'[kubelet-finalize] Updating "{K8S}/kubelet.conf" to point to a rotatable kubelet client '
         "certificate and key")
-    addons(admin, cluster, proxy_cfg, server)
+    addons(admin, cluster, proxy_cfg, server, found)
     ca_hash = pki_dir.load("ca")[1].spki_sha256()
     shown_token = "<value withheld>" if values["skip-token-print"] else first_token
     shown_key = "<value withheld>" if values["skip-certificate-key-print"] else key
@@ -927,8 +1007,26 @@ def cluster_info(admin: ApiClient, server: str, ca_pem: str) -> None:
                            "kube-public"))
 
 
+def coredns_deployment(cluster: dict[str, Any]) -> dict[str, Any]:
+    labels = {"k8s-app": "kube-dns"}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {
+                     "serviceAccountName": "coredns",
+                     "priorityClassName": "system-cluster-critical",
+                     "nodeSelector": {"kubernetes.io/os": "linux"},
+                     "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                                     {"key": "node-role.kubernetes.io/control-plane",
+                                      "effect": "NoSchedule"}],
+                     "containers": [{"name": "coredns",
+                                     "image": f"{cluster['imageRepository']}/{COREDNS_IMAGE}",
+                                     "args": ["-conf", "/etc/coredns/Corefile"]}]}}}}
+
+
 def addons(admin: ApiClient, cluster: dict[str, Any], proxy: dict[str, Any] | None,
-           server: str) -> None:
+           server: str, found: Patches | None = None) -> None:
     networking = cluster["networking"]
     repository = cluster["imageRepository"]
     if not (cluster.get("dns") or {}).get("disabled"):
@@ -942,20 +1040,9 @@ def addons(admin: ApiClient, cluster: dict[str, Any], proxy: dict[str, Any] | No
                                 " {\n       pods insecure\n       fallthrough in-addr.arpa "
                                 "ip6.arpa\n    }\n    forward . /etc/resolv.conf\n    cache 30\n"
                                 "    loop\n    reload\n}\n"}})
-        ensure(admin, {
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
-            "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {
-                         "serviceAccountName": "coredns",
-                         "priorityClassName": "system-cluster-critical",
-                         "nodeSelector": {"kubernetes.io/os": "linux"},
-                         "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
-                                         {"key": "node-role.kubernetes.io/control-plane",
-                                          "effect": "NoSchedule"}],
-                         "containers": [{"name": "coredns",
-                                         "image": f"{repository}/{COREDNS_IMAGE}",
-                                         "args": ["-conf", "/etc/coredns/Corefile"]}]}}}})
+        ensure(admin, patch(found, "corednsdeployment", coredns_deployment(cluster),
+                            "addon/coredns", "could not apply patches to the CoreDNS Deployment",
+                            say))
         ensure(admin, {"apiVersion": "v1", "kind": "Service",
                        "metadata": {"name": "kube-dns", "namespace": "kube-system",
                                     "labels": {**labels, "kubernetes.io/name": "CoreDNS"}},
@@ -1162,6 +1249,12 @@ def join(argv: list[str]) -> int:
             _port(preflight, port_number)
         _dir_available(preflight, "/var/lib/etcd")
     preflight.finish()
+    # Read before anything is written (kubeadm reads them in the first phase that patches).
+    found = (read_patches(document, JOIN_PHASES["control-plane"],
+                          'failed to patch static Pod manifest file for "kube-apiserver"')
+             if plane is not None else
+             read_patches(document, "kubelet-start",
+                          "could not apply patches to the KubeletConfiguration"))
 
     server, ca_pem = discover(token_config, timeouts["discovery"])
     bootstrap = ApiClient(kubeconfig.Credentials(server=server, ca_pem=ca_pem, cert_pem=None,
@@ -1180,6 +1273,13 @@ def join(argv: list[str]) -> int:
     cluster = config.default_cluster(yamlio.load_one(stored["data"]["ClusterConfiguration"],
                                                      "kubeadm-config"))
     kubelet = yamlio.load_one(kubelet_map["data"]["kubelet"], "kubelet-config")
+    pods = static_pods(cluster, node["name"], advertise, port,
+                       f"{node['name']}=https://{advertise}:2380", "existing")
+    if found is not None:  # try every patch this join applies, before writing anything
+        if plane is not None:
+            for name, pod in pods.items():
+                patch_pod(found, name, pod, JOIN_PHASES, None)
+        patch_kubelet(found, kubelet, None)
     try:
         existing = bootstrap.request("GET", kinds.builtin("Node").path(name=node["name"]))
     except (ApiError, Unreachable):
@@ -1198,9 +1298,10 @@ def join(argv: list[str]) -> int:
                               "controlPlaneEndpoint address\n\nPlease ensure that:\n* The cluster "
                               "has a stable controlPlaneEndpoint address.\n* The certificates "
                               "that must be shared among control plane instances are provided.")
-        join_control_plane(bootstrap, cluster, node, advertise, port, plane, server)
+        join_control_plane(bootstrap, cluster, node, advertise, port, plane, server, pods,
+                           found)
 
-    write_kubelet_files(kubelet, node, hostname)
+    local_kubelet = write_kubelet_files(kubelet, node, hostname, found)
     host.write_file(host.path(f"{cluster['certificatesDir']}/ca.crt"), ca_pem, 0o644)
     kubeconfig.write(host.path(f"{K8S}/bootstrap-kubelet.conf"), kubeconfig.build(
         cluster=cluster["clusterName"], server=server, ca_pem=ca_pem,
@@ -1211,10 +1312,11 @@ def join(argv: list[str]) -> int:
              lambda: host.path(f"{K8S}/kubelet.conf").exists(), timeouts["tlsBootstrap"],
              "kubelet-start")
     host.path(f"{K8S}/bootstrap-kubelet.conf").unlink(missing_ok=True)
-    wait_kubelet(kubelet, timeouts["kubeletHealthCheck"])
+    wait_kubelet(local_kubelet, timeouts["kubeletHealthCheck"])
     if plane is not None:
         wait_apiserver(advertise, port, timeouts["controlPlaneComponentHealthCheck"])
-        admin = client_from(host.path(f"{K8S}/admin.conf"))
+        admin = client_from(host.path(f"{K8S}/admin.conf"),
+                            retry_window=timeouts["kubernetesAPICall"])
         mark_control_plane(admin, node, timeouts["kubernetesAPICall"])
         say("\nThis node has joined the cluster and a new control plane instance was created:\n\n"
             "* Certificate signing request was sent to apiserver and approval was received.\n"
@@ -1236,7 +1338,8 @@ def join(argv: list[str]) -> int:
 
 
 def join_control_plane(bootstrap: ApiClient, cluster: dict[str, Any], node: dict[str, Any],
-                       advertise: str, port: int, plane: dict[str, Any], server: str) -> None:
+                       advertise: str, port: int, plane: dict[str, Any], server: str,
+                       pods: dict[str, dict[str, Any]], found: Patches | None) -> None:
     pki_dir = Pki(cluster["certificatesDir"])
     key = plane.get("certificateKey")
     if key:
@@ -1281,8 +1384,7 @@ def join_control_plane(bootstrap: ApiClient, cluster: dict[str, Any], node: dict
     except (ApiError, Unreachable, KeyError) as exc:
         raise phase_error("control-plane-join/etcd", f"cannot find the etcd cluster: {exc}"
                           ) from None
-    members = f"{node['name']}=https://{advertise}:2380"
-    write_manifests(cluster, node["name"], advertise, port, members, "existing")
+    write_manifests(pods, found, JOIN_PHASES)
     data_dir = ((cluster.get("etcd") or {}).get("local") or {}).get("dataDir", "/var/lib/etcd")
     host.write_file(host.path(f"{data_dir}/member/taco-standin-peer.json"),
                     json.dumps({"owner": owner}), 0o600)

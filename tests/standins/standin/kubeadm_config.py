@@ -449,8 +449,6 @@ def validate_init(errors: list[str], init: dict[str, Any]) -> None:
                 errors.append(f'{where}.groups: Invalid value: ["{group}"]: bootstrap group '
                               f'"{group}" is invalid (must match \\Asystem:bootstrappers:'
                               "[a-z0-9:-]{0,255}[a-z0-9]\\z)")
-    if (init.get("patches") or {}).get("directory"):
-        errors.append("patches.directory: Forbidden: the STAND-IN kubeadm does not apply patches")
 
 
 def validate_join(errors: list[str], join: dict[str, Any]) -> None:
@@ -495,8 +493,6 @@ def validate_join(errors: list[str], join: dict[str, Any]) -> None:
     if plane:
         _endpoint(errors, "controlPlane.localAPIEndpoint", plane.get("localAPIEndpoint") or {})
         validate_certificate_key(errors, "controlPlane.certificateKey", plane.get("certificateKey"))
-    if (join.get("patches") or {}).get("directory"):
-        errors.append("patches.directory: Forbidden: the STAND-IN kubeadm does not apply patches")
 
 
 def validate_kubelet(errors: list[str], kubelet: dict[str, Any]) -> None:
