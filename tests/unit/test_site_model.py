@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from taco.errors import SiteInvalid
+from taco.inventory.build import build_inventory
 from taco.site.load import load_site, load_site_text, parse_yaml
 from taco.site.model import NetworkPurpose, NodeRole, Site
 from taco.site.validate import LineMap, check_site, format_path, split_endpoint
@@ -87,6 +88,44 @@ def test_embedded_aio_default_validates_once_filled_in() -> None:
     text = (ROOT / "installer" / "taco" / "data" / "aio.yml").read_text()
     site = load_site_text(text, "aio.yml")
     assert [n.name for n in site.nodes] == ["aio"]
+
+
+@pytest.mark.parametrize("cni", ["calico", "host-gw"])
+def test_cni_choices_are_accepted(cni: str) -> None:
+    text = MINIMAL.replace("nodes:", f"kubernetes: {{cni: {cni}}}\nnodes:")
+    site = load_site_text(text, "mini.yml")
+    assert site.kubernetes.cni == cni
+    assert build_inventory(site)["all"]["vars"]["taco_kubernetes"]["cni"] == cni
+
+
+def test_cni_defaults_to_calico() -> None:
+    assert load_site_text(MINIMAL, "mini.yml").kubernetes.cni == "calico"
+
+
+def test_unknown_cni_is_refused_with_the_choices() -> None:
+    text = MINIMAL.replace("nodes:", "kubernetes: {cni: flannel}\nnodes:")
+    with pytest.raises(SiteInvalid) as raised:
+        load_site_text(text, "mini.yml")
+    issues = raised.value.issues
+    assert [(i.path, i.line) for i in issues] == [("kubernetes.cni", 4)]
+    assert "'flannel' is not allowed" in issues[0].message
+    assert issues[0].hint == "allowed: calico, host-gw"
+
+
+@pytest.mark.parametrize("source", ["artifacts", "packages"])
+def test_container_runtime_source_reaches_the_inventory(source: str) -> None:
+    text = MINIMAL.replace("nodes:", f"kubernetes: {{container_runtime_source: {source}}}\nnodes:")
+    inventory = build_inventory(load_site_text(text, "mini.yml"))
+    assert inventory["all"]["vars"]["taco_container_runtime_source"] == source
+
+
+def test_unknown_container_runtime_source_is_refused() -> None:
+    text = MINIMAL.replace("nodes:", "kubernetes: {container_runtime_source: docker}\nnodes:")
+    with pytest.raises(SiteInvalid) as raised:
+        load_site_text(text, "mini.yml")
+    issue = raised.value.issues[0]
+    assert issue.path == "kubernetes.container_runtime_source"
+    assert issue.hint == "allowed: artifacts, packages"
 
 
 def test_model_forbids_unknown_keys_and_is_frozen() -> None:

@@ -160,6 +160,7 @@ def _site_vars(site: Site) -> dict[str, Any]:
             "cluster_name": kube.cluster_name,
             "cert_sans": list(kube.cert_sans),
         },
+        "taco_container_runtime_source": kube.container_runtime_source,
         "taco_mirrors": {
             "apt": site.mirrors.apt,
             "artifacts": site.mirrors.artifacts,

@@ -147,7 +147,12 @@ class Kubernetes(Strict):
     api_port: int = Field(default=6443, ge=1, le=65535)
     pod_cidr: str = "10.244.0.0/16"
     service_cidr: str = "10.96.0.0/12"
-    cni: Literal["calico"] = "calico"
+    # calico: the Calico manifest from the artifact mirror. host-gw: the reference CNI
+    # plugins (bridge + host-local) and a route per node; nodes must share one L2 network.
+    cni: Literal["calico", "host-gw"] = "calico"
+    # artifacts: containerd, runc and the CNI plugins from the artifact manifest (pinned,
+    # checksummed). packages: the distribution's packages from the site's apt mirror.
+    container_runtime_source: Literal["artifacts", "packages"] = "artifacts"
     cluster_name: Name = "taco"
     cert_sans: list[str] = []
 
