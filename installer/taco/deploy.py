@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from taco.site.model import Site
 
 AIO_SOURCE = "<embedded aio.yml>"
+# Not in the phase list: `taco reset` runs it alone, behind --yes-really-reset.
+RESET = Phase("reset", "Reset Kubernetes", "reset.yml", ("k8s_cluster",))
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class AioTarget:
     known_hosts: Path | None = None
     jump: str | None = None
     config: Path | None = None
+    # --set PATH=VALUE on the embedded site, e.g. mirrors.artifacts=http://mirror:8080.
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class RunOptions:
     verbosity: int = 0
     # Destructive: wipe the disks the site marks `wipe: true` (and only those).
     wipe_marked_disks: bool = False
+    # Destructive: `taco reset --yes-really-reset` (reset.yml refuses without it).
+    reset_confirmed: bool = False
     # Values given on the command line for settings (forks, record_dir, output).
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -99,6 +105,8 @@ def load_site_file(path: Path, *, need_files: bool = True) -> LoadedSite:
 def load_aio(target: AioTarget) -> LoadedSite:
     """The embedded one-node site, aimed at --host (SSH) or at this machine (local)."""
     if target.config:
+        if target.overrides:
+            raise UsageError("--set changes the embedded site; with --config, edit the file")
         loaded = load_site_file(target.config)
         if len(loaded.site.nodes) != 1:
             raise UsageError(
@@ -130,9 +138,43 @@ def load_aio(target: AioTarget) -> LoadedSite:
         user, _, rest = target.jump.rpartition("@")
         host, _, port = rest.partition(":")
         ssh["jump_host"] = {"address": host, "user": user or "root", "port": int(port or 22)}
+    for override in target.overrides:
+        apply_override(data, override)
     site = load_site_text(yaml.safe_dump(data, sort_keys=False), AIO_SOURCE)
     _check_local_files(site, AIO_SOURCE)
     return LoadedSite(site, AIO_SOURCE, local=local, notes=tuple(notes))
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Set one `--set PATH=VALUE` in the site data; VALUE is read as YAML (1, true, [a, b])."""
+    path, sep, text = override.partition("=")
+    keys = path.strip().split(".")
+    if not sep or not all(keys):
+        raise UsageError(f"--set {override!r}: expected PATH=VALUE, e.g. "
+                         "--set mirrors.artifacts=http://10.0.0.5:8080")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--set {override!r}: the value is not valid YAML: {exc}") from None
+    node: Any = data
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise UsageError(f"--set {override!r}: '{'.'.join(keys[:depth])}' is a list of "
+                                 f"{len(node)}; use an index below {len(node)}")
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+        elif isinstance(node, dict):
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+        else:
+            raise UsageError(f"--set {override!r}: '{'.'.join(keys[:depth])}' is a value, not a "
+                             f"section; it has no field '{key}'")
 
 
 def _assumed_cidr(address: str) -> str:
@@ -199,6 +241,17 @@ def make_plan(loaded: LoadedSite, options: RunOptions) -> Plan:
     return Plan(loaded, phases, pending, node_groups(loaded.site), settings, resumed_from)
 
 
+def make_reset_plan(loaded: LoadedSite, options: RunOptions) -> Plan:
+    """The reset run: reach every node, then the reset playbook alone."""
+    settings = resolve(loaded.site, options.settings)
+    return Plan(loaded, (RESET,), (), node_groups(loaded.site), settings)
+
+
+def kubeconfig_path(site: Site) -> Path:
+    """Where the kubernetes phase leaves the site's admin kubeconfig (mode 0600)."""
+    return state_dir() / "kubeconfig" / f"{site.name}.conf"
+
+
 def inventory_for(loaded: LoadedSite) -> dict[str, Any]:
     inventory = build_inventory(loaded.site)
     if loaded.local:
@@ -262,6 +315,10 @@ def execute(
             "taco_wipe_marked_disks": options.wipe_marked_disks,
             # Downloads land here once per deploy host and are pushed to nodes from it.
             "taco_artifact_cache": str(state_dir() / "cache" / "artifacts"),
+            "taco_kubeconfig_path": str(kubeconfig_path(site)),
+            "taco_reset_confirmed": options.reset_confirmed,
+            # A reset leaves no images, containers or snapshots of the old cluster behind.
+            "taco_reset_containerd_state": options.reset_confirmed,
         },
         forks=int(plan.settings["forks"].value),
         host_key_checking=site.ssh.host_key_checking,

@@ -1,33 +1,53 @@
-"""`taco aio --host` on a lab node: the embedded default site, aimed at a disposable node."""
+"""`taco aio --host` on a lab node: the embedded default site, aimed at a disposable node.
+
+Every phase runs, through Kubernetes, the CNI and the labels. `--set` points the embedded site
+at the test artifact mirror (STAND-IN kubeadm/kubelet/kubectl, Debian's containerd) and the
+host-gw CNI, and gives the role settings a container node on this machine needs.
+"""
 
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
+
+import fixtures
+from fixtures import Mirror
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tests.integration.conftest import Lab
 
+standin_mirror = fixtures.standin_mirror
+
 # One worker runs this module in order: its tests share a lab and build on each other.
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("test_aio")]
 
 
-def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab]) -> None:
+def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab], standin_mirror: Mirror) -> None:
     lab = lab_factory(1)
     site = yaml.safe_load(lab.site_file.read_text())
     node = site["nodes"][0]
+    settings = [f"mirrors.artifacts={standin_mirror.url}",
+                f"mirrors.artifact_manifest={standin_mirror.manifest}",
+                "kubernetes.cni=host-gw",
+                *(f"extra_vars.{name}={json.dumps(value)}"
+                  for name, value in site["extra_vars"].items())]
     argv = [sys.executable, "-m", "taco.cli.main", "aio", "--host", node["address"],
             "--cidr", site["networks"]["management"]["cidr"],
             "--key", site["ssh"]["private_key"], "--known-hosts", site["ssh"]["known_hosts"],
+            *(arg for setting in settings for arg in ("--set", setting)),
             "--output", "plain"]
-    result = subprocess.run(argv, env=lab.env, capture_output=True, text=True, timeout=1200,
+    result = subprocess.run(argv, env=lab.env, capture_output=True, text=True, timeout=2400,
                             check=False)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
@@ -35,7 +55,8 @@ def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab]) -> None:
     summary = json.loads((runs[-1] / "summary.json").read_text())
     assert summary["command"] == "aio"
     assert [phase["name"] for phase in summary["phases"]] == [
-        "preflight", "os_bootstrap", "network", "openvswitch", "storage"]
+        "preflight", "os_bootstrap", "network", "openvswitch", "storage", "container_runtime",
+        "kubernetes", "cni_labels"]
     assert all(phase["status"] == "succeeded" for phase in summary["phases"]), summary
 
     def on_node(*command: str) -> str:
@@ -45,3 +66,20 @@ def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab]) -> None:
     # The embedded site names its one node "aio"; os_bootstrap wrote it into /etc/hosts.
     assert f"{node['address']}" in on_node("grep", "-w", "aio", "/etc/hosts")
     assert on_node("cat", "/proc/sys/net/ipv4/ip_forward").strip() == "1"
+
+    # One node that is everything: Ready, schedulable, every OpenStack-Helm label.
+    nodes = json.loads(on_node("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get",
+                               "nodes", "-o", "json"))["items"]
+    assert [item["metadata"]["name"] for item in nodes] == ["aio"]
+    aio = nodes[0]
+    assert {c["type"]: c["status"] for c in aio["status"]["conditions"]}["Ready"] == "True"
+    assert not aio["spec"].get("taints"), aio["spec"]
+    labels = aio["metadata"]["labels"]
+    for label in ("openstack-control-plane", "openstack-compute-node", "openstack-network-node",
+                  "openvswitch", "l3-agent", "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-mds",
+                  "ceph-rgw"):
+        assert labels.get(label) == "enabled", (label, labels)
+    assert on_node("systemctl", "is-active", "containerd").strip() == "active"
+    kubeconfig = lab.state_dir / "kubeconfig" / "aio.conf"
+    assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+    assert f"kubeconfig: {kubeconfig}" in result.stdout

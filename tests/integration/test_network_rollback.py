@@ -85,7 +85,7 @@ def network_state(lab: Lab) -> dict[str, Any]:
 
 def write_sites(lab: Lab) -> tuple[Path, Path]:
     site = yaml.safe_load(lab.site_file.read_text())
-    site["extra_vars"] = dict(TIMERS)
+    site["extra_vars"] = {**site.get("extra_vars", {}), **TIMERS}
     good = lab.directory / "network-good.yml"
     good.write_text(yaml.safe_dump(site, sort_keys=False))
     address = ipaddress.ip_address(site["nodes"][0]["address"])

@@ -118,3 +118,34 @@ def test_runs_lists_nothing_on_a_fresh_state_dir(tmp_path: Path) -> None:
     result = taco("runs", state=tmp_path)
     assert result.returncode == 0
     assert "no runs recorded yet" in result.stdout
+
+
+def test_aio_set_changes_the_embedded_site_and_is_validated_like_it(tmp_path: Path) -> None:
+    wrong_value = taco("aio", "--host", "10.1.2.3", "--set", "kubernetes.cni=flannel",
+                       state=tmp_path)
+    assert wrong_value.returncode == 2
+    assert "kubernetes.cni" in wrong_value.stderr and "host-gw" in wrong_value.stderr
+    unknown_field = taco("aio", "--host", "10.1.2.3", "--set", "kubernetes.cnii=host-gw",
+                         state=tmp_path)
+    assert unknown_field.returncode == 2
+    assert "kubernetes.cnii" in unknown_field.stderr
+    no_value = taco("aio", "--host", "10.1.2.3", "--set", "kubernetes.cni", state=tmp_path)
+    assert no_value.returncode == 2
+    assert "PATH=VALUE" in no_value.stderr
+    assert not (tmp_path / "runs").exists(), "a refused --set must not start a run"
+
+
+def test_apply_override_reads_values_as_yaml() -> None:
+    from taco.deploy import apply_override
+
+    data: dict[str, object] = {"kubernetes": {"cni": "calico"}, "nodes": [{"name": "aio"}]}
+    apply_override(data, "kubernetes.cni=host-gw")
+    apply_override(data, "extra_vars.kubernetes_ignore_preflight_errors=[SystemVerification]")
+    apply_override(data, "extra_vars.kubernetes_kubelet_fail_cgroup_v1=false")
+    apply_override(data, "nodes.0.name=lab")
+    assert data == {
+        "kubernetes": {"cni": "host-gw"},
+        "nodes": [{"name": "lab"}],
+        "extra_vars": {"kubernetes_ignore_preflight_errors": ["SystemVerification"],
+                       "kubernetes_kubelet_fail_cgroup_v1": False},
+    }

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from taco.deploy import LoadedSite, RunOptions
+    from taco.deploy import LoadedSite, Plan, RunOptions
     from taco.engine.events import Event
     from taco.preflight.checks import HostCheck
 
@@ -62,16 +62,16 @@ def _options(
     )
 
 
-def _run(loaded: LoadedSite, options: RunOptions, command: str) -> None:
+def _run(loaded: LoadedSite, options: RunOptions, command: str, plan: Plan | None = None) -> None:
     from rich.console import Console
 
-    from taco.deploy import execute, make_plan
+    from taco.deploy import execute, kubeconfig_path, make_plan
     from taco.engine.events import CheckReport
     from taco.preflight.checks import failures, from_results
     from taco.preflight.render import checks_table
     from taco.ui.progress import Progress
 
-    plan = make_plan(loaded, options)
+    plan = plan or make_plan(loaded, options)
     console = Console(highlight=False)
     mode = plan.settings["output"].value
     for note in loaded.notes:
@@ -96,6 +96,9 @@ def _run(loaded: LoadedSite, options: RunOptions, command: str) -> None:
         progress.finish(result)
     if rows and mode != "quiet":
         console.print(checks_table(rows, title="Preflight"))
+    kubeconfig = kubeconfig_path(loaded.site)
+    if result.succeeded and "kubernetes" in {p.name for p in plan.phases} and kubeconfig.is_file():
+        console.print(f"kubeconfig: {kubeconfig} (kubectl --kubeconfig {kubeconfig} get nodes)")
     result.raise_for_status()
 
 
@@ -117,6 +120,12 @@ def aio(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="A one-node site file instead.")
     ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Change the embedded site: PATH=VALUE (YAML value), e.g. "
+                     "mirrors.artifacts=http://10.0.0.5:8080 or kubernetes.cni=host-gw. "
+                     "Repeatable."),
+    ] = None,
     start_at: FromOpt = None, only: OnlyOpt = None, resume: ResumeOpt = False,
     limit: LimitOpt = None, check: CheckOpt = False, diff: DiffOpt = False,
     verbose: VerboseOpt = 0, forks: ForksOpt = None, record_dir: RecordOpt = None,
@@ -125,7 +134,8 @@ def aio(
     """All phases on one node: this machine, or --host over SSH."""
     from taco.deploy import AioTarget, load_aio
 
-    loaded = load_aio(AioTarget(host, cidr, user, key, known_hosts, jump, config))
+    loaded = load_aio(AioTarget(host, cidr, user, key, known_hosts, jump, config,
+                                tuple(overrides or ())))
     _run(loaded, _options(start_at, only, resume, limit, check, diff, verbose, forks,
                           record_dir, output, quiet, wipe), "aio")
 
@@ -163,20 +173,26 @@ def reset(
     yes_really_reset: Annotated[
         bool, typer.Option("--yes-really-reset", help="Confirm: this destroys cluster state.")
     ] = False,
+    limit: LimitOpt = None, verbose: VerboseOpt = 0, forks: ForksOpt = None,
+    record_dir: RecordOpt = None, output: OutputOpt = None, quiet: QuietOpt = False,
 ) -> None:
-    """Drain and reset nodes (kubeadm reset, CNI, kubelet and containerd state)."""
-    from taco.deploy import load_site_file
-    from taco.errors import UsageError
-    from taco.paths import playbook_dir
+    """Drain and reset nodes (kubeadm reset, CNI, iptables, kubelet and containerd state)."""
+    from dataclasses import replace
 
-    loaded = load_site_file(config, need_files=False)
+    from taco.deploy import load_site_file, make_reset_plan
+
+    # The flag is checked before the deploy host's SSH files: nothing is wanted from them yet.
+    loaded = load_site_file(config, need_files=yes_really_reset)
     if not yes_really_reset:
+        from taco.errors import UsageError
+
         raise UsageError(
             f"reset destroys the Kubernetes state of every node of site '{loaded.site.name}'; "
             "run again with --yes-really-reset to confirm"
         )
-    if not (playbook_dir() / "reset.yml").is_file():
-        raise UsageError("this taco has no Kubernetes stage yet, so there is nothing to reset")
+    options = replace(_options(None, None, False, limit, False, False, verbose, forks,
+                               record_dir, output, quiet), reset_confirmed=True)
+    _run(loaded, options, "reset", plan=make_reset_plan(loaded, options))
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from taco.lab.state import LabState
 
 PROXY_PORT = 3128
+# Present only where the unified (v2) hierarchy is mounted at /sys/fs/cgroup.
+CGROUP_V2_MARKER = Path("/sys/fs/cgroup/cgroup.controllers")
 
 
 def node_roles(index: int, count: int) -> list[NodeRole]:
@@ -30,6 +33,19 @@ def node_roles(index: int, count: int) -> list[NodeRole]:
 
 def host_address(cidr: str, host: int) -> str:
     return str(ipaddress.ip_network(cidr)[host])
+
+
+def node_extra_vars() -> dict[str, Any]:
+    """Role settings lab nodes need: they are containers sharing this machine's kernel.
+
+    containerd's root sits on the container's overlayfs root, where overlayfs snapshots
+    cannot be made; on a cgroup v1 host the kubelet must be told to accept v1.
+    """
+    extra: dict[str, Any] = {"container_runtime_snapshotter": "native"}
+    if not CGROUP_V2_MARKER.exists():
+        extra["kubernetes_kubelet_fail_cgroup_v1"] = False
+        extra["kubernetes_ignore_preflight_errors"] = ["SystemVerification"]
+    return extra
 
 
 def build_site(state: LabState) -> dict[str, Any]:
@@ -77,6 +93,7 @@ def build_site(state: LabState) -> dict[str, Any]:
         },
         "kubernetes": {"api_vip": host_address(mgmt, 100)},
         "nodes": nodes,
+        "extra_vars": node_extra_vars(),
     }
     if state.jump:
         assert state.jump_address is not None
