@@ -9,6 +9,7 @@ plugins are Debian's real packages from the same mirror.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import stat
 import subprocess
@@ -220,13 +221,14 @@ def test_cluster_has_every_node_ready_and_labelled(
     holders = [name for name in CONTROL_PLANES
                if f"{vip}/" in on_node(site_lab, name, "ip", "-4", "-o", "addr", "show")]
     assert len(holders) == 1, holders
-    # host-gw: a route to every other node's pod range through its management address.
+    # host-gw: one route per other node, to a pod subnet inside the site's pod range, through
+    # that node's management address; none to itself.
     addresses = {node["name"]: node["address"] for node in site["nodes"]}
-    routes = on_node(site_lab, "node4", "ip", "-4", "route", "show", "proto", "201")
-    for name in NODES:
-        if name != "node4":
-            pod_cidr = nodes[name]["spec"]["podCIDR"]
-            assert f"{pod_cidr} via {addresses[name]}" in routes, routes
+    routes = on_node(site_lab, "node4", "ip", "-4", "route", "show", "proto", "201").splitlines()
+    via = {line.split()[2]: ipaddress.ip_network(line.split()[0]) for line in routes}
+    assert sorted(via) == sorted(addresses[name] for name in NODES if name != "node4"), routes
+    pod_range = ipaddress.ip_network(site["kubernetes"].get("pod_cidr", "10.244.0.0/16"))
+    assert all(subnet.subnet_of(pod_range) for subnet in via.values()), routes
 
 
 def test_admin_kubeconfig_is_on_the_deploy_host(

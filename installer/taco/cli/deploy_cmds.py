@@ -98,7 +98,9 @@ def _run(loaded: LoadedSite, options: RunOptions, command: str, plan: Plan | Non
         console.print(checks_table(rows, title="Preflight"))
     kubeconfig = kubeconfig_path(loaded.site)
     if result.succeeded and "kubernetes" in {p.name for p in plan.phases} and kubeconfig.is_file():
-        console.print(f"kubeconfig: {kubeconfig} (kubectl --kubeconfig {kubeconfig} get nodes)")
+        # One line whatever the width: operators copy the path.
+        console.print(f"kubeconfig: {kubeconfig} (kubectl --kubeconfig {kubeconfig} get nodes)",
+                      soft_wrap=True)
     result.raise_for_status()
 
 
