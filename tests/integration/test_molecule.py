@@ -27,7 +27,7 @@ def test_role_scenario(role: Path, scenario: str) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
     result = subprocess.run(["molecule", "test", "-s", scenario], cwd=role, env=env,
-                            capture_output=True, text=True, timeout=1800)
+                            capture_output=True, text=True, timeout=2700)
     if result.returncode != 0:
         sys.stdout.write(result.stdout[-20000:])
         sys.stderr.write(result.stderr[-8000:])

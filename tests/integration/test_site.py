@@ -36,7 +36,7 @@ standin_mirror = fixtures.standin_mirror
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("test_site")]
 
 
-def taco(lab: Lab, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+def taco(lab: Lab, *args: str, timeout: float = 2400) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "taco.cli.main", *args], env=lab.env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
