@@ -9,38 +9,27 @@ bookworm) on a lab node; the module itself runs for real in roles/cni/molecule.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import ipaddress
 import json
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
-
-if TYPE_CHECKING:
-    from types import ModuleType
+from rolecode import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "cni"
 SHAPE = ROOT / "tests" / "fixtures" / "cni" / "calico-shape.yaml"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
-filters = _load(ROLE / "filter_plugins" / "cni_filters.py", "taco_test_cni_filters")
-routes_mod = _load(ROLE / "library" / "cni_host_routes.py", "taco_test_cni_host_routes")
+filters = load_module(ROLE / "filter_plugins" / "cni_filters.py", "taco_test_cni_filters")
+routes_mod = load_module(ROLE / "library" / "cni_host_routes.py", "taco_test_cni_host_routes")
 
 
 def _docs(text: str) -> list[dict[str, Any]]:

@@ -8,36 +8,25 @@ the result must ask for nothing. The role runs for real in roles/node_labels/mol
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
+from rolecode import load_module
 
 from taco.inventory.build import build_inventory
 from taco.site.load import load_site
-
-if TYPE_CHECKING:
-    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 ANNOTATION = "taco.dev/labels"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
-filters = _load(ROOT / "roles" / "node_labels" / "filter_plugins" / "node_labels_filters.py",
+filters = load_module(ROOT / "roles" / "node_labels" / "filter_plugins" / "node_labels_filters.py",
                 "taco_test_node_labels_filters")
 plan = filters.node_labels_plan
 

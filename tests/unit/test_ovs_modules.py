@@ -7,15 +7,14 @@ path runs in roles/openvswitch/molecule.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rolecode import load_module
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -23,19 +22,11 @@ if TYPE_CHECKING:
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "openvswitch"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Where Ansible's bundler would put it, so the modules' imports resolve as on a node.
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
-ovsdb = _load(ROLE / "module_utils" / "taco_ovsdb.py", "ansible.module_utils.taco_ovsdb")
-bridge_mod = _load(ROLE / "library" / "ovs_bridge.py", "taco_test_ovs_bridge")
-port_mod = _load(ROLE / "library" / "ovs_port.py", "taco_test_ovs_port")
+ovsdb = load_module(ROLE / "module_utils" / "taco_ovsdb.py", "ansible.module_utils.taco_ovsdb")
+bridge_mod = load_module(ROLE / "library" / "ovs_bridge.py", "taco_test_ovs_bridge")
+port_mod = load_module(ROLE / "library" / "ovs_port.py", "taco_test_ovs_port")
 # The shared helpers, tested once (through the name the modules import them by).
 SHARED = pytest.mark.parametrize("mod", [ovsdb], ids=["taco_ovsdb"])
 
