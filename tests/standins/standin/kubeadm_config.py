@@ -148,7 +148,8 @@ class ConfigError(Exception):
 _GO_TYPE = {STR: "string", INT: "int32", BOOL: "bool", DURATION: "v1.Duration"}
 
 
-def _describe(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON kind Go's decoder names in its errors ("cannot unmarshal <kind> into ...")."""
     if isinstance(value, dict):
         return "object"
     if isinstance(value, list):
@@ -157,7 +158,7 @@ def _describe(value: Any) -> str:
         return "bool"
     if isinstance(value, int | float):
         return "number"
-    return "string"
+    return "null" if value is None else "string"
 
 
 def _shape_errors(value: Any, shape: Any, where: str, package: str, errors: list[str]) -> None:
@@ -166,7 +167,7 @@ def _shape_errors(value: Any, shape: Any, where: str, package: str, errors: list
         return
     if isinstance(shape, dict):
         if not isinstance(value, dict):
-            errors.append(f"json: cannot unmarshal {_describe(value)} into Go struct field "
+            errors.append(f"json: cannot unmarshal {json_kind(value)} into Go struct field "
                           f"{where} of type {package}.Object")
             return
         for key, item in value.items():
@@ -182,7 +183,7 @@ def _shape_errors(value: Any, shape: Any, where: str, package: str, errors: list
         if not isinstance(value, list):
             item_type = (f"[]{package}.Arg" if shape == [ARG] else f"[]{package}.Object"
                          if isinstance(shape[0], dict) else "[]string")
-            errors.append(f"json: cannot unmarshal {_describe(value)} into Go struct field "
+            errors.append(f"json: cannot unmarshal {json_kind(value)} into Go struct field "
                           f"{where} of type {item_type}")
             return
         for index, item in enumerate(value):
@@ -195,7 +196,7 @@ def _shape_errors(value: Any, shape: Any, where: str, package: str, errors: list
         (shape == DURATION and not isinstance(value, str))
     )
     if wrong:
-        errors.append(f"json: cannot unmarshal {_describe(value)} into Go struct field {where} "
+        errors.append(f"json: cannot unmarshal {json_kind(value)} into Go struct field {where} "
                       f"of type {_GO_TYPE.get(shape, shape)}")
     elif shape == DURATION:
         try:

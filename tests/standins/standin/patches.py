@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from standin import host, yamlio
+from standin.kubeadm_config import json_kind
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -329,28 +330,15 @@ def json_equal(left: Any, right: Any) -> bool:
     return type(left) is type(right) and bool(left == right)
 
 
-def _go_kind(value: Any) -> str:
-    """The JSON kind Go's decoder names in its errors."""
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "null" if value is None else "string"
-
-
 def json_patch(document: Any, patch: Any) -> Any:
     """Apply an RFC 6902 patch (a list of operations) to a copy of the document."""
     if not isinstance(patch, list):
-        raise JsonPatchError(f"json: cannot unmarshal {_go_kind(patch)} into Go value of type "
+        raise JsonPatchError(f"json: cannot unmarshal {json_kind(patch)} into Go value of type "
                              "jsonpatch.Patch")
     result = copy.deepcopy(document)
     for operation in patch:
         if not isinstance(operation, dict):
-            raise JsonPatchError(f"json: cannot unmarshal {_go_kind(operation)} into Go value "
+            raise JsonPatchError(f"json: cannot unmarshal {json_kind(operation)} into Go value "
                                  "of type jsonpatch.Operation")
         result = _operation(result, operation)
     return result
