@@ -33,8 +33,9 @@ part ansible-lint ansible-lint --offline -q
 part syntax-check syntax_check
 # Two workers: containers spend most of their time waiting on apt and systemd, so two
 # streams finish well before one even on two cores. Modules that share a lab stay on one
-# worker (xdist_group). TACO_TEST_WORKERS=0 runs everything in this process.
-workers=(-n "${TACO_TEST_WORKERS:-2}" --dist loadgroup)
+# worker (xdist_group). TACO_TEST_WORKERS=0 runs everything in this process. The 30
+# slowest tests are listed: where CI time goes.
+workers=(-n "${TACO_TEST_WORKERS:-2}" --dist loadgroup --durations=30)
 if $unit_only; then
   part pytest pytest "${workers[@]}" -m "not lab and not molecule" tests
 else

@@ -35,10 +35,13 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("test_network_rollback")]
 
 NODE = "node1"
+# Where the role keeps the helper and the rollback state on a node (its defaults).
+HELPER = "/usr/local/libexec/taco/taco-network"
+ROLLBACK_DIR = "/var/lib/taco/network/rollback"
 # Short timers keep the test quick (a cut-off node waits for the timer); they are the
-# operator's knobs, passed as the site's extra_vars like any site would. The delay still
-# covers a good switch-over on a loaded 2-core CI machine.
-TIMERS = {"network_rollback_delay": 120, "network_reachability_timeout": 30,
+# operator's knobs, passed as the site's extra_vars like any site would. The delay covers a
+# good switch-over on a loaded 2-core CI machine (38 s idle; 120 s was once too short).
+TIMERS = {"network_rollback_delay": 200, "network_reachability_timeout": 30,
           "network_apply_timeout": 45}
 
 
@@ -150,6 +153,13 @@ def test_good_site_switches_over(rollback_lab: tuple[Lab, Path, Path]) -> None:
     assert sorted(state["files"]) == [f"/etc/systemd/network/10-taco-{nic}.network"
                                       for nic in ("eth0", "eth1", "eth2")]
     assert ssh_answers(lab)
+    # The switch-over was confirmed, so the rollback firing late (a slow run) is a no-op.
+    switch_over = json.loads(on_node(lab, "cat", f"{ROLLBACK_DIR}/manifest.json"))["id"]
+    assert on_node(lab, "cat", f"{ROLLBACK_DIR}/confirmed") == switch_over
+    late = json.loads(on_node(lab, "/usr/bin/python3", HELPER, "rollback",
+                              f"--state-dir={ROLLBACK_DIR}"))
+    assert late == {"ok": True, "id": switch_over, "skipped": "confirmed"}
+    assert network_state(lab) == state
 
 
 def test_broken_site_after_a_good_one_restores_the_good_files(

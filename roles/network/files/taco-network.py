@@ -9,6 +9,8 @@ on stdout, so the role reads results instead of scraping text.
   save       keep the live files and the running addresses and routes for a rollback
   apply      make the renderer load the installed files
   check      the management address is configured and the gateway answers
+  confirm    keep the new configuration: the rollback of this switch-over becomes a no-op,
+             unless it has already begun (then confirm fails)
   rollback   put back what `save` kept (run by a systemd timer, or by the role)
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import fnmatch
 import json
 import os
@@ -27,11 +30,17 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 NETWORKD = "/lib/systemd/systemd-networkd"
 NETWORKD_LIVE = "/etc/systemd/network"
 NETWORKD_UNIT = "systemd-networkd.service"
+# Markers of the one decision per switch-over: kept, or rolled back.
+CONFIRMED = "confirmed"
+ROLLBACK_BEGUN = "rollback-begun"
 # Link states in which networkd is still working on a link.
 BUSY_STATES = {"pending", "initialized", "configuring"}
 
@@ -246,7 +255,8 @@ def cmd_save(args: argparse.Namespace) -> int:
         "links": addresses(args.link),
         "routes": routes(args.link),
     }
-    (state / "result.json").unlink(missing_ok=True)
+    for stale in ("result.json", CONFIRMED, ROLLBACK_BEGUN):
+        (state / stale).unlink(missing_ok=True)
     path = state / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     path.chmod(0o600)
@@ -509,9 +519,41 @@ def stop_apply(state: Path, actions: list[str]) -> None:
     pid_file.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def decision_lock(state: Path) -> Iterator[None]:
+    """Serialises confirm and rollback: exactly one of them wins a switch-over."""
+    with (state / "decision.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def marker(state: Path, name: str) -> str:
+    with contextlib.suppress(FileNotFoundError):
+        return (state / name).read_text().strip()
+    return ""
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir)
+    manifest = json.loads((state / "manifest.json").read_text())
+    with decision_lock(state):
+        if marker(state, ROLLBACK_BEGUN) == manifest["id"]:
+            waited = time.time() - manifest["created"]
+            return emit({"ok": False, "id": manifest["id"], "error": (
+                f"the rollback began {waited:.0f} s after the configuration was saved, before "
+                "the checks confirmed the new one")}, 1)
+        (state / CONFIRMED).write_text(manifest["id"])
+    return emit({"ok": True, "id": manifest["id"], "confirmed": True})
+
+
 def cmd_rollback(args: argparse.Namespace) -> int:
     state = Path(args.state_dir)
     manifest = json.loads((state / "manifest.json").read_text())
+    with decision_lock(state):
+        if marker(state, CONFIRMED) == manifest["id"]:
+            # The timer fired between the confirmation and its being stopped.
+            return emit({"ok": True, "id": manifest["id"], "skipped": "confirmed"})
+        (state / ROLLBACK_BEGUN).write_text(manifest["id"])
     actions: list[str] = []
     errors: list[str] = []
     stop_apply(state, actions)
@@ -591,6 +633,10 @@ def main() -> int:
     check.add_argument("--gateway")
     check.add_argument("--timeout", type=float, default=15)
     check.set_defaults(func=cmd_check)
+
+    confirm = sub.add_parser("confirm", help="keep the new configuration (fails if rolled back)")
+    confirm.add_argument("--state-dir", required=True)
+    confirm.set_defaults(func=cmd_confirm)
 
     rollback = sub.add_parser("rollback", help="restore what `save` kept")
     rollback.add_argument("--state-dir", required=True)
