@@ -18,6 +18,29 @@ if TYPE_CHECKING:
 
 IMAGE = "localhost/taco-node:bookworm"
 
+# Minutes each long test (module or molecule scenario) took on a busy CI run: xdist hands
+# out work in collection order, so the longest go first and the two workers end together
+# instead of one finishing a 25-minute site test alone. Unlisted tests count as short.
+MINUTES = {
+    "test_site.py": 30, "roles/kubernetes/default": 26, "roles/cni/default": 23,
+    "test_aio.py": 12, "roles/container_runtime/default": 12, "roles/node_labels/default": 11,
+    "roles/tekton/default": 11, "roles/prow/default": 11, "roles/verify/default": 11,
+    "roles/handover/default": 11, "test_network_rollback.py": 10,
+    "roles/os_bootstrap/default": 8,
+}
+
+
+def expected_minutes(item: pytest.Item) -> int:
+    role = item.callspec.params.get("role") if hasattr(item, "callspec") else None
+    if role is not None:
+        return MINUTES.get(f"roles/{role.name}/{item.callspec.params['scenario']}", 3)
+    return MINUTES.get(item.path.name, 0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Stable: the tests of one module keep their order (they may build on each other).
+    items.sort(key=lambda item: -expected_minutes(item))
+
 
 @dataclass
 class Lab:
