@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from taco.engine.events import Event
+    from taco.engine.records import RunRecord
     from taco.engine.runner import RunResult
     from taco.preflight.checks import HostCheck
     from taco.site.model import Site
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 AIO_SOURCE = "<embedded aio.yml>"
 # Not in the phase list: `taco reset` runs it alone, behind --yes-really-reset.
 RESET = Phase("reset", "Reset Kubernetes", "reset.yml", ("k8s_cluster",))
+# The handover bundle's directory inside a run record.
+HANDOVER_BUNDLE_DIR = "handover"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class RunOptions:
     wipe_marked_disks: bool = False
     # Destructive: `taco reset --yes-really-reset` (reset.yml refuses without it).
     reset_confirmed: bool = False
+    # Ansible Vault password file (--vault-password-file): decrypts Prow's secrets file.
+    vault_password_file: Path | None = None
     # Values given on the command line for settings (forks, record_dir, output).
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -252,6 +257,22 @@ def kubeconfig_path(site: Site) -> Path:
     return state_dir() / "kubeconfig" / f"{site.name}.conf"
 
 
+def prepare_phase(site: Site) -> Callable[[Phase, RunRecord], None]:
+    """The engine's per-phase hook: the handover phase gets its bundle rendered first.
+
+    Rendered then, not at the start of the run, so it reads the handover data the
+    run's earlier phases (or the runs it builds on) recorded.
+    """
+    def prepare(phase: Phase, record: RunRecord) -> None:
+        if phase.name == "handover":
+            from taco.handover.bundle import render, write_bundle
+
+            bundle = render(site, record.handover(), kubeconfig_path(site))
+            write_bundle(bundle, site, record.path / HANDOVER_BUNDLE_DIR)
+
+    return prepare
+
+
 def inventory_for(loaded: LoadedSite) -> dict[str, Any]:
     inventory = build_inventory(loaded.site)
     if loaded.local:
@@ -319,9 +340,13 @@ def execute(
             "taco_reset_confirmed": options.reset_confirmed,
             # A reset leaves no images, containers or snapshots of the old cluster behind.
             "taco_reset_containerd_state": options.reset_confirmed,
+            # The handover bundle, written just before the handover phase runs.
+            "taco_handover_bundle_dir": str(record.path / HANDOVER_BUNDLE_DIR),
         },
         forks=int(plan.settings["forks"].value),
         host_key_checking=site.ssh.host_key_checking,
+        vault_password_file=options.vault_password_file,
+        before_phase=prepare_phase(site),
     )
     return run_phases(request, sink)
 

@@ -68,3 +68,9 @@ class ArtifactError(TacoError):
     """An artifact could not be fetched, failed its checksum or is missing from a mirror."""
 
     exit_code = 6
+
+
+class VerifyFailed(TacoError):
+    """`taco verify` ran and at least one check failed (the summary lists them)."""
+
+    exit_code = 7

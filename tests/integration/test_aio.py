@@ -1,16 +1,21 @@
 """`taco aio --host` on a lab node: the embedded default site, aimed at a disposable node.
 
-Every phase runs, through Kubernetes, the CNI and the labels. `--set` points the embedded site
-at the test artifact mirror (STAND-IN kubeadm/kubelet/kubectl, Debian's containerd) and the
-host-gw CNI, and gives the role settings a container node on this machine needs.
+Every phase runs, through Kubernetes, the CNI, the labels, Helm, Tekton and Prow (off by
+default: it needs GitHub). `--set` points the embedded site at the test artifact mirror
+(STAND-IN kubeadm/kubelet/kubectl/helm, Debian's containerd, SHAPE manifests of Tekton) and its
+chart repository, picks the host-gw CNI, and gives the role settings a container node on this
+machine needs. `taco verify` then passes, and fails naming the piece once one is removed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import stat
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,12 +39,22 @@ pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("test_aio")]
 
 
 def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab], standin_mirror: Mirror) -> None:
+    with contextlib.ExitStack() as stack:
+        aio_on_a_lab_node(stack, lab_factory, standin_mirror)
+
+
+def aio_on_a_lab_node(stack: contextlib.ExitStack, lab_factory: Callable[..., Lab],
+                      standin_mirror: Mirror) -> None:
     lab = lab_factory(1)
     site = yaml.safe_load(lab.site_file.read_text())
     node = site["nodes"][0]
+    # Helm runs on the node: its chart repository is served where the node reaches this host.
+    charts = stack.enter_context(fixtures.serve_directory(
+        standin_mirror.directory / "charts", host=site["networks"]["management"]["gateway"]))
     settings = [f"mirrors.artifacts={standin_mirror.url}",
                 f"mirrors.artifact_manifest={standin_mirror.manifest}",
                 "kubernetes.cni=host-gw",
+                f"helm.repositories=[{{name: taco-test, url: '{charts}'}}]",
                 *(f"extra_vars.{name}={json.dumps(value)}"
                   for name, value in site["extra_vars"].items())]
     argv = [sys.executable, "-m", "taco.cli.main", "aio", "--host", node["address"],
@@ -56,7 +71,7 @@ def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab], standin_mirror: Mirr
     assert summary["command"] == "aio"
     assert [phase["name"] for phase in summary["phases"]] == [
         "preflight", "os_bootstrap", "network", "openvswitch", "storage", "container_runtime",
-        "kubernetes", "cni_labels"]
+        "kubernetes", "cni_labels", "helm", "tekton", "prow", "handover"]
     assert all(phase["status"] == "succeeded" for phase in summary["phases"]), summary
 
     def on_node(*command: str) -> str:
@@ -83,3 +98,35 @@ def test_aio_on_a_lab_node(lab_factory: Callable[..., Lab], standin_mirror: Mirr
     kubeconfig = lab.state_dir / "kubeconfig" / "aio.conf"
     assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
     assert f"kubeconfig: {kubeconfig}" in result.stdout
+
+    # The handover bundle is in the run record, every file as its index says.
+    bundle = runs[-1] / "handover"
+    index = json.loads((bundle / "bundle.json").read_text())
+    assert index["files"], index
+    for entry in index["files"]:
+        data = (bundle / entry["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry
+
+    # Helm reaches the site's repository; Tekton's controllers are up.
+    repos = json.loads(on_node("helm", "repo", "list", "-o", "json"))
+    assert [repo["name"] for repo in repos] == ["taco-test"]
+    deployments = json.loads(on_node("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
+                                     "get", "deployments", "-n", "tekton-pipelines", "-o",
+                                     "json"))["items"]
+    assert "tekton-pipelines-controller" in {item["metadata"]["name"] for item in deployments}
+
+    # `taco verify` with the install's own options: green, then red once a piece is gone.
+    verify = [sys.executable, "-m", "taco.cli.main", "verify", "--aio", *argv[4:-2],
+              "--output", "plain"]
+    junit = lab.state_dir / "verify.xml"
+    green = subprocess.run([*verify, "--junit-xml", str(junit)], env=lab.env,
+                           capture_output=True, text=True, timeout=900, check=False)
+    assert green.returncode == 0, green.stdout[-6000:] + green.stderr[-3000:]
+    suites = ET.parse(junit).getroot()
+    assert int(suites.get("failures", "0")) == 0 and int(suites.get("tests", "0")) > 5
+    on_node("kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "delete", "deployment",
+            "-n", "tekton-pipelines", "tekton-pipelines-controller")
+    red = subprocess.run(verify, env=lab.env, capture_output=True, text=True, timeout=900,
+                         check=False)
+    assert red.returncode == 7, red.stdout[-6000:] + red.stderr[-3000:]
+    assert "tekton-pipelines-controller not available" in red.stdout, red.stdout[-6000:]

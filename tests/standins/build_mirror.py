@@ -4,11 +4,14 @@
 
 Writes DIR/<name>/<version>/<arch>/<filename> (the layout `taco mirror sync` uses) and
 DIR/artifacts.yml (the artifact manifest format, schema 1) whose sha256 values are computed
-from the files written. The stand-ins (kubeadm, kubelet, kubectl, helm) are kind `binary`;
+from the files written. The stand-ins kubeadm, kubelet and kubectl are kind `binary`;
 containerd, runc and the CNI plugins are the real Debian packages (kind `deb`), fetched with
 `apt-get download` through a private apt state directory: nothing is installed on this
-machine and its apt lists are not touched. DIR/charts/ is a tiny real Helm chart repository
-(index.yaml + one chart) for helm tests of air-gapped sites.
+machine and its apt lists are not touched. helm is packed like the real release archive
+(kind `archive`, `linux-<arch>/helm`). The Tekton and Prow manifests are the hand-written
+SHAPE files under tests/fixtures/tekton/ and tests/fixtures/prow/, served under the
+names, versions and file names of taco's own manifest. DIR/charts/ is a tiny real Helm
+chart repository (index.yaml + one chart) for helm tests of air-gapped sites.
 """
 
 from __future__ import annotations
@@ -41,6 +44,19 @@ STANDIN_ARCHES = ("amd64", "arm64")
 DEBS = {"containerd": "containerd", "runc": "runc", "cni_plugins": "containernetworking-plugins"}
 DEBIAN = "http://deb.debian.org/debian"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+REPO = HERE.parents[1]
+PACKAGE_MANIFEST = REPO / "installer" / "taco" / "data" / "artifacts.yml"
+# taco's manifest name -> the hand-written shape file served in its place
+SHAPES = {
+    "tekton_pipelines": "tekton/pipelines-shape.yaml",
+    "tekton_triggers": "tekton/triggers-shape.yaml",
+    "tekton_triggers_interceptors": "tekton/interceptors-shape.yaml",
+    "tekton_dashboard": "tekton/dashboard-shape.yaml",
+    "tekton_dashboard_full": "tekton/dashboard-full-shape.yaml",
+    "prowjob_crd": "prow/prowjob-crd-shape.yaml",
+    "prow_starter": "prow/starter-shape.yaml",
+}
+HELM_ARCHIVE = "helm-v{version}-linux.tar.gz"
 
 
 def sha256(path: Path) -> str:
@@ -56,6 +72,9 @@ def cache_key(suite: str = "bookworm", arches: tuple[str, ...] = ()) -> str:
     digest = hashlib.sha256()
     digest.update(zipapps.sources_digest().encode())
     digest.update(Path(__file__).read_bytes())
+    digest.update(PACKAGE_MANIFEST.read_bytes())
+    for shape in sorted(SHAPES.values()):
+        digest.update((REPO / "tests" / "fixtures" / shape).read_bytes())
     digest.update(f"{suite}:{','.join(arches or (host_arch(),))}".encode())
     return digest.hexdigest()
 
@@ -167,6 +186,38 @@ def chart_repository(directory: Path) -> None:
     (directory / "index.yaml").write_text(yaml.safe_dump(index, sort_keys=False))
 
 
+def helm_archive(binary: Path, version: str, arch: str, destination: Path) -> None:
+    """helm packed as the release archive is (linux-<arch>/helm), reproducible byte for byte."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as bundle:
+        data = binary.read_bytes()
+        info = tarfile.TarInfo(f"linux-{arch}/helm")
+        info.size, info.mtime, info.mode = len(data), 1767225600, 0o755
+        bundle.addfile(info, io.BytesIO(data))
+        _tar_add(bundle, f"linux-{arch}/README.md",
+                 f"STAND-IN helm v{version} for taco's tests: NOT the real helm.\n")
+    destination.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
+
+
+def shape_manifests(target: Path, artifacts: dict[str, Any], release: dict[str, str]) -> None:
+    """Serve the shape files under taco's names, versions and file names (kind manifest)."""
+    package = yaml.safe_load(PACKAGE_MANIFEST.read_text())
+    pins = package["releases"][RELEASE]
+    for name, shape in SHAPES.items():
+        entry = package["artifacts"][name]
+        component = entry.get("component", name)
+        version = pins[component]
+        filename = entry.get("filename") or entry["url"].rsplit("/", 1)[1]
+        destination = target / name / version / "all" / filename.replace("{version}", version)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "tests" / "fixtures" / shape, destination)
+        artifacts[name] = {"kind": "manifest", "url": entry["url"],
+                           **({"component": component} if component != name else {}),
+                           "versions": {version: {"all": sha256(destination)}}}
+        release[component] = version
+
+
 def build(target: Path, suite: str = "bookworm", arches: tuple[str, ...] = ()) -> dict[str, Any]:
     """Build the whole mirror into target (created); returns the manifest written."""
     arches = arches or (host_arch(),)
@@ -179,6 +230,17 @@ def build(target: Path, suite: str = "bookworm", arches: tuple[str, ...] = ()) -
         for name, path in built.items():
             version = HELM_VERSION if name == "helm" else KUBERNETES_VERSION
             digests = {}
+            if name == "helm":
+                for arch in STANDIN_ARCHES:
+                    filename = HELM_ARCHIVE.replace("{version}", version)
+                    destination = target / name / version / arch / filename
+                    helm_archive(path, version, arch, destination)
+                    digests[arch] = sha256(destination)
+                release[name] = version
+                artifacts[name] = {"kind": "archive", "filename": HELM_ARCHIVE,
+                                   "url": STANDIN_URL.replace("{name}", name).rsplit("/", 1)[0]
+                                   + "/" + HELM_ARCHIVE, "versions": {version: digests}}
+                continue
             for arch in STANDIN_ARCHES:
                 destination = target / name / version / arch / name
                 destination.parent.mkdir(parents=True, exist_ok=True)
@@ -201,11 +263,13 @@ def build(target: Path, suite: str = "bookworm", arches: tuple[str, ...] = ()) -
                                                        "filename": filename, "versions": {}})
             entry["versions"].setdefault(deb["version"], {})[deb["arch"]] = deb["sha256"]
             release[deb["name"]] = deb["version"]
+    shape_manifests(target, artifacts, release)
     chart_repository(target / "charts")
     manifest = {"schema": 1, "default_release": RELEASE, "releases": {RELEASE: release},
                 "artifacts": artifacts}
     header = (f"# TEST artifact manifest written by tests/standins/build_mirror.py ({suite}).\n"
               "# kubeadm, kubelet, kubectl and helm are STAND-INs (tests/standins/README.md);\n"
+              "# the Tekton and Prow manifests are hand-written SHAPE files (tests/fixtures/);\n"
               "# containerd, runc and cni_plugins are real Debian packages. Not for production.\n")
     (target / "artifacts.yml").write_text(header + yaml.safe_dump(manifest, sort_keys=False))
     return manifest

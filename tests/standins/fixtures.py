@@ -311,17 +311,18 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_directory(directory: Path) -> Iterator[str]:
-    """A plain threaded HTTP server for a directory, on a free loopback port."""
+def serve_directory(directory: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """A plain threaded HTTP server for a directory, on a free port of `host` (loopback
+    unless lab nodes must reach it: then the lab network's host address)."""
     def handler(*args: Any, **kwargs: Any) -> _QuietHandler:
         return _QuietHandler(*args, directory=str(directory), **kwargs)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -242,6 +242,34 @@ def test_big_crds_need_server_side_apply(cluster: StandinCluster, tmp_path: Path
     assert 'spec.type: Unsupported value: "nightly"' in error
 
 
+def test_create_names_objects_from_generate_name(cluster: StandinCluster,
+                                                 tmp_path: Path) -> None:
+    """What `taco verify` does with its hello TaskRun: create with generateName, read, delete.
+
+    No tekton-pipelines-controller runs in this cluster, so the run is never reconciled.
+    """
+    code, _, error = kubectl(cluster, "apply", "-f", manifest(
+        tmp_path, crd("tekton.dev", "TaskRun", "taskruns")))
+    assert code == 0, error
+    run = {"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+           "metadata": {"generateName": "hello-", "namespace": "default"},
+           "spec": {"taskSpec": {"steps": [{"name": "hello", "image": "registry.local/b:1",
+                                            "script": "echo hello"}]}}}
+    code, name, error = kubectl(cluster, "create", "-f", "-", "-o", "jsonpath={.metadata.name}",
+                                stdin=json.dumps(run))
+    assert code == 0, error
+    assert name.startswith("hello-") and len(name) == len("hello-") + 5
+    code, out, error = kubectl(cluster, "create", "-f", "-", stdin=json.dumps(run))
+    assert code == 0, error
+    assert out.startswith("taskrun.tekton.dev/hello-") and out.strip().endswith(" created")
+    assert out.split()[0] != f"taskrun.tekton.dev/{name}"
+    code, out, error = kubectl(cluster, "get", "taskruns.tekton.dev", name, "-o", "json")
+    assert code == 0, error
+    assert "status" not in json.loads(out) or not json.loads(out)["status"].get("conditions")
+    code, out, error = kubectl(cluster, "delete", "taskruns.tekton.dev", name, "-n", "default")
+    assert (code, out.strip()) == (0, f'taskrun.tekton.dev "{name}" deleted'), error
+
+
 # -- nodes, labels, scheduling -------------------------------------------------------------------
 
 

@@ -42,8 +42,10 @@ def test_manifest_describes_the_files(standin_mirror: Mirror) -> None:
     kinds = {name: artifact["kind"] for name, artifact in manifest["artifacts"].items()}
     assert kinds["kubeadm"] == "binary"
     assert kinds["containerd"] == kinds["runc"] == kinds["cni_plugins"] == "deb"
+    assert kinds["helm"] == "archive"
+    assert kinds["tekton_pipelines"] == kinds["tekton_dashboard_full"] == "manifest"
     for name, version, _, path, digest in layout_files(standin_mirror):
-        assert release[name] == version
+        assert release[manifest["artifacts"][name].get("component", name)] == version
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, path
 
 

@@ -39,15 +39,24 @@ WipeOpt = Annotated[
                  help="Destructive: wipe the disks the site file marks `wipe: true`."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only failures and the recap.")]
+VaultOpt = Annotated[
+    Path | None,
+    typer.Option("--vault-password-file",
+                 help="Ansible Vault password file, for a vault-encrypted prow.secrets_file."),
+]
 
 
 def _options(
     start_at: str | None, only: str | None, resume: bool, limit: str | None, check: bool,
     diff: bool, verbose: int, forks: int | None, record_dir: Path | None, output: str | None,
-    quiet: bool, wipe: bool = False,
+    quiet: bool, wipe: bool = False, vault: Path | None = None,
 ) -> RunOptions:
     from taco.deploy import RunOptions
 
+    if vault is not None and not vault.is_file():
+        from taco.errors import UsageError
+
+        raise UsageError(f"--vault-password-file {vault}: the file does not exist")
     return RunOptions(
         start_at=start_at,
         only=[name.strip() for name in only.split(",") if name.strip()] if only else None,
@@ -57,6 +66,7 @@ def _options(
         diff=diff,
         verbosity=verbose,
         wipe_marked_disks=wipe,
+        vault_password_file=vault.absolute() if vault is not None else None,
         settings={"forks": forks, "record_dir": record_dir,
                   "output": "quiet" if quiet else output},
     )
@@ -132,14 +142,17 @@ def aio(
     limit: LimitOpt = None, check: CheckOpt = False, diff: DiffOpt = False,
     verbose: VerboseOpt = 0, forks: ForksOpt = None, record_dir: RecordOpt = None,
     output: OutputOpt = None, quiet: QuietOpt = False, wipe: WipeOpt = False,
+    vault: VaultOpt = None,
 ) -> None:
     """All phases on one node: this machine, or --host over SSH."""
     from taco.deploy import AioTarget, load_aio
 
+    # Options first: a bad flag is named before the site is looked at.
+    options = _options(start_at, only, resume, limit, check, diff, verbose, forks, record_dir,
+                       output, quiet, wipe, vault)
     loaded = load_aio(AioTarget(host, cidr, user, key, known_hosts, jump, config,
                                 tuple(overrides or ())))
-    _run(loaded, _options(start_at, only, resume, limit, check, diff, verbose, forks,
-                          record_dir, output, quiet, wipe), "aio")
+    _run(loaded, options, "aio")
 
 
 def site(
@@ -148,13 +161,14 @@ def site(
     limit: LimitOpt = None, check: CheckOpt = False, diff: DiffOpt = False,
     verbose: VerboseOpt = 0, forks: ForksOpt = None, record_dir: RecordOpt = None,
     output: OutputOpt = None, quiet: QuietOpt = False, wipe: WipeOpt = False,
+    vault: VaultOpt = None,
 ) -> None:
     """A whole site from this jump/deploy host over SSH."""
     from taco.deploy import load_site_file
 
-    _run(load_site_file(config), _options(start_at, only, resume, limit, check, diff, verbose,
-                                          forks, record_dir, output, quiet, wipe),
-         "site")
+    options = _options(start_at, only, resume, limit, check, diff, verbose, forks, record_dir,
+                       output, quiet, wipe, vault)
+    _run(load_site_file(config), options, "site")
 
 
 def preflight(

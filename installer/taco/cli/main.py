@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from taco import __version__
-from taco.cli import deploy_cmds, info_cmds, lab, mirror, runs
+from taco.cli import deploy_cmds, info_cmds, lab, mirror, runs, verify_cmd
 from taco.errors import SiteInvalid, TacoError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ EXIT_CODES = {
     4: "a phase failed or a host was unreachable",
     5: "lab error",
     6: "an artifact could not be fetched, failed its checksum or is missing",
+    7: "taco verify: a check failed",
     130: "interrupted",
 }
 
@@ -50,6 +51,7 @@ def main(
 
 deploy_cmds.register(app)
 info_cmds.register(app)
+verify_cmd.register(app)
 app.add_typer(runs.app, name="runs")
 app.add_typer(lab.app, name="lab")
 app.add_typer(mirror.app, name="mirror")

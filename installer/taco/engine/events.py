@@ -137,7 +137,8 @@ class RunnerError:
 class CheckReport:
     """A host's check rows, printed by a task named `... | Report results` (debug var).
 
-    The preflight role reports this way, so its rows join the SSH checks in one table.
+    The preflight role reports this way, so its rows join the SSH checks in one table; the
+    verify role too (`verify_results`), for `taco verify`'s summary.
     """
 
     phase: str
@@ -149,6 +150,9 @@ Event = (
     PhaseStarted | PhaseFinished | PlayStarted | TaskStarted | HostResult | PlayRecap
     | RunnerError | CheckReport
 )
+
+# The variables a `... | Report results` task may print: the roles that report check rows.
+REPORT_VARS = ("preflight_results", "verify_results")
 
 _RESULT_STATUS: dict[str, HostStatus] = {
     "runner_on_failed": "failed",
@@ -175,7 +179,7 @@ def from_runner_event(phase: str, event: Mapping[str, Any]) -> Event | None:
     if kind == "runner_on_ok":
         res = _result(data)
         status: HostStatus = "changed" if res.get("changed") else "ok"
-        rows = res.get("preflight_results")
+        rows = next((res[key] for key in REPORT_VARS if key in res), None)
         if task.endswith("| Report results") and isinstance(rows, list) and not _censored(res):
             return CheckReport(phase, str(data.get("host") or ""),
                                tuple(row for row in rows if isinstance(row, Mapping)))

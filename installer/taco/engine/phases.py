@@ -37,11 +37,10 @@ PHASES: tuple[Phase, ...] = (
     Phase("container_runtime", "Container runtime", "container_runtime.yml", ("k8s_cluster",)),
     Phase("kubernetes", "Kubernetes (kubeadm)", "kubernetes.yml", ("k8s_cluster",)),
     Phase("cni_labels", "CNI and node labels", "cni_labels.yml", ("k8s_cluster",)),
-    Phase("helm", "Helm", "helm.yml", ("kube_control_plane",), pending="CI/CD stack"),
-    Phase("tekton", "Tekton", "tekton.yml", ("kube_control_plane",), pending="CI/CD stack"),
-    Phase("prow", "Prow", "prow.yml", ("kube_control_plane",), pending="CI/CD stack"),
-    Phase("handover", "Chart deployment handover", "handover.yml", ("kube_control_plane",),
-          pending="CI/CD stack"),
+    Phase("helm", "Helm", "helm.yml", ("kube_control_plane",)),
+    Phase("tekton", "Tekton", "tekton.yml", ("kube_control_plane",)),
+    Phase("prow", "Prow", "prow.yml", ("kube_control_plane",)),
+    Phase("handover", "Chart deployment handover", "handover.yml", ("kube_control_plane",)),
 )
 
 PHASE_NAMES: tuple[str, ...] = tuple(phase.name for phase in PHASES)

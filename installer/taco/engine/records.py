@@ -163,6 +163,8 @@ class RunSummary:
     record_dir: Path
     check: bool = False
     limit: str | None = None
+    # A run that changes no host (`taco verify`): never a place to resume from.
+    read_only: bool = False
 
     def phase(self, name: str) -> PhaseSummary | None:
         return next((phase for phase in self.phases if phase.name == name), None)
@@ -176,6 +178,7 @@ class RunSummary:
             "finished": self.finished,
             "status": self.status,
             "check": self.check,
+            "read_only": self.read_only,
             "limit": self.limit,
             "phases": [phase.to_dict() for phase in self.phases],
             "record_dir": str(self.record_dir),
@@ -193,6 +196,7 @@ class RunSummary:
             phases=tuple(PhaseSummary.from_dict(p) for p in data.get("phases") or ()),
             record_dir=Path(data["record_dir"]),
             check=bool(data.get("check", False)),
+            read_only=bool(data.get("read_only", False)),
             limit=data.get("limit"),
         )
 
@@ -218,6 +222,7 @@ class RunRecord:
         root: Path | None = None,
         check: bool = False,
         limit: str | None = None,
+        read_only: bool = False,
     ) -> RunRecord:
         """Make a new record directory and write its first summary (status running)."""
         started = _now()
@@ -230,7 +235,7 @@ class RunRecord:
         if earlier is not None:
             write_private(path / HANDOVER_FILE, json.dumps(earlier, indent=2) + "\n")
         summary = RunSummary(run_id, site, command, _iso(started), None, "running", (), path,
-                             check=check, limit=limit)
+                             check=check, limit=limit, read_only=read_only)
         record = cls(path, summary)
         record._save()
         return record
@@ -385,11 +390,11 @@ def _latest_handover(site: str, root: Path | None) -> dict[str, Any] | None:
 def resume_point(site: str, root: Path | None, phases: Sequence[Phase]) -> str | None:
     """The first of `phases` the site's latest real run did not finish, or None.
 
-    Check-mode runs change nothing, so they are not a place to resume from. Phases
+    Check-mode and read-only runs change nothing, so they are not a place to resume from. Phases
     the run did not include are not judged; a skipped phase (no hosts) counts as done.
     None means there is no run of the site or its latest run succeeded.
     """
-    runs = [run for run in list_runs(site, root) if not run.check]
+    runs = [run for run in list_runs(site, root) if not run.check and not run.read_only]
     if not runs:
         return None
     latest = runs[0]

@@ -97,6 +97,11 @@ class RunRequest:
     forks: int = 20
     # The site's ssh.host_key_checking; the inventory's ssh args follow the same setting.
     host_key_checking: bool = True
+    # Ansible Vault password file for vault-encrypted files the site names (Prow's secrets).
+    vault_password_file: Path | None = None
+    # Called just before each phase's playbook starts (e.g. to render what it copies);
+    # an exception fails the phase with its message.
+    before_phase: Callable[[Phase, RunRecord], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,11 +160,16 @@ def runner_envvars(content_root: Path, *, host_key_checking: bool = True) -> dic
     return env
 
 
-def runner_cmdline(*, check: bool, diff: bool, extravars_file: Path | None) -> str:
+def runner_cmdline(
+    *, check: bool, diff: bool, extravars_file: Path | None,
+    vault_password_file: Path | None = None,
+) -> str:
     """ansible-playbook options ansible-runner has no keyword for."""
     args = [*(["--check"] if check else []), *(["--diff"] if diff else [])]
     if extravars_file is not None:
         args += ["-e", f"@{extravars_file}"]
+    if vault_password_file is not None:
+        args += ["--vault-password-file", str(vault_password_file)]
     return shlex.join(args)
 
 
@@ -280,7 +290,10 @@ def _run_phase(
     private_dir = record.phase_dir(index, phase.name)
     tracker = _Tracker()
     playbook = request.content_root / "playbooks" / phase.playbook
-    if playbook.is_file():
+    prepared = _before_phase(request, phase)
+    if prepared is not None:
+        outcome = prepared
+    elif playbook.is_file():
         outcome = _drive(request, runtime, phase, private_dir, playbook, tracker, sink)
     else:
         outcome = _PhaseOutcome("failed", Failure("", "", f"playbook {playbook} does not exist"))
@@ -294,6 +307,17 @@ def _run_phase(
     sink(PhaseFinished(phase.name, phase.title, index, total, outcome.status, duration,
                        dict(tracker.recap), outcome.failure))
     return outcome
+
+
+def _before_phase(request: RunRequest, phase: Phase) -> _PhaseOutcome | None:
+    """Run the request's per-phase hook; a failed outcome if it raised, else None."""
+    if request.before_phase is None:
+        return None
+    try:
+        request.before_phase(phase, request.record)
+    except Exception as error:  # the phase needs what the hook prepares: stop here
+        return _PhaseOutcome("failed", Failure("", "", f"preparing phase {phase.name}: {error}"))
+    return None
 
 
 def _drive(
@@ -334,7 +358,8 @@ def _drive(
         inventory=str(runtime.inventory),
         envvars=runtime.envvars,
         cmdline=runner_cmdline(check=request.check, diff=request.diff,
-                               extravars_file=runtime.extravars),
+                               extravars_file=runtime.extravars,
+                               vault_password_file=request.vault_password_file),
         limit=request.limit,
         forks=request.forks,
         verbosity=request.verbosity or None,

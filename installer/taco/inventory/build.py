@@ -173,6 +173,11 @@ def _site_vars(site: Site) -> dict[str, Any]:
             "https": site.proxy.https,
             "no_proxy": list(site.proxy.no_proxy),
         },
+        # The CI/CD stack's settings as the site gives them (no secrets: only file paths).
+        "taco_helm": site.helm.model_dump(mode="json"),
+        "taco_tekton": site.tekton.model_dump(mode="json"),
+        "taco_prow": site.prow.model_dump(mode="json"),
+        "taco_charts": site.charts.model_dump(mode="json"),
         "taco_dns_servers": list(site.dns_servers),
         "taco_ntp_servers": list(site.ntp_servers),
         "taco_site_hosts": [{"name": n.name, "address": n.address} for n in site.nodes],

@@ -92,6 +92,9 @@ def build_site(state: LabState) -> dict[str, Any]:
             "provider": {"purpose": "provider", "cidr": provider, "physnet": "physnet1"},
         },
         "kubernetes": {"api_vip": host_address(mgmt, 100)},
+        # Lab nodes reach no chart repository on the internet: name one that serves the lab
+        # (a local chart repository) to have Helm use it.
+        "helm": {"repositories": []},
         "nodes": nodes,
         "extra_vars": node_extra_vars(),
     }

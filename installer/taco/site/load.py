@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from taco.errors import SiteInvalid, SiteIssue
-from taco.site.model import Site
+from taco.site.model import Charts, Site
 from taco.site.validate import FieldPath, LineMap, check_site, format_path
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ _PATTERN_HINTS = {
         "interface names are 1 to 15 characters: letters, digits, '_', '.', ':' or '-'"
     ),
     r"^1\.\d+\.\d+$": "write a full version such as 1.35.4",
+    r"^(\d+h)?(\d+m)?(\d+s)?$": "write a duration such as 10m, 90s or 1h30m",
 }
 # Prune passes are bounded: each removes at least one entry, documents are small.
 _MAX_PRUNE_PASSES = 50
@@ -382,9 +383,33 @@ def with_site_paths(site: Site, base_dir: Path | None) -> Site:
     named = {key: getattr(mirrors, key) for key in ("artifact_manifest", "artifact_lock")}
     absolute = {key: str(((base_dir or Path()) / Path(value).expanduser()).absolute())
                 for key, value in named.items() if value}
+    if site.prow.secrets_file:
+        secrets = str(((base_dir or Path()) / Path(site.prow.secrets_file).expanduser())
+                      .absolute())
+        site = site.model_copy(update={"prow": site.prow.model_copy(
+            update={"secrets_file": secrets})})
+    if site.charts.groups:
+        site = site.model_copy(update={"charts": _chart_paths(site.charts, base_dir)})
     if not absolute:
         return site
     return site.model_copy(update={"mirrors": mirrors.model_copy(update=absolute)})
+
+
+def _chart_paths(charts: Charts, base_dir: Path | None) -> Charts:
+    """The chart manifest with values files and chart directories made absolute."""
+    def resolve(value: str) -> str:
+        return str(((base_dir or Path()) / Path(value).expanduser()).absolute())
+
+    groups = [group.model_copy(update={"charts": [
+        chart.model_copy(update={
+            "values": [resolve(v) for v in chart.values],
+            "chart": resolve(chart.chart) if chart.chart.startswith(("./", "../", "/"))
+            else chart.chart,
+        }) for chart in group.charts]}) for group in charts.groups]
+    environments = {name: env.model_copy(update={"values": {
+        chart: [resolve(v) for v in files] for chart, files in env.values.items()}})
+        for name, env in charts.environments.items()}
+    return charts.model_copy(update={"groups": groups, "environments": environments})
 
 
 def _check_remainder(

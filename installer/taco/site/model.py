@@ -178,6 +178,168 @@ class Proxy(Strict):
     no_proxy: list[str] = []
 
 
+class HelmRepository(Strict):
+    name: Name
+    # A chart repository (its index.yaml); a local one for air-gapped sites.
+    url: str = Field(pattern=r"^https?://\S+$")
+
+
+OPENSTACK_HELM_REPOSITORY = HelmRepository(
+    name="openstack-helm", url="https://tarballs.opendev.org/openstack/openstack-helm"
+)
+
+
+class Helm(Strict):
+    """Helm on the control planes (phase `helm`)."""
+
+    repositories: list[HelmRepository] = [OPENSTACK_HELM_REPOSITORY]
+
+
+class TektonDashboard(Strict):
+    """How the Tekton Dashboard is reached. Read-only unless the site says otherwise."""
+
+    # nodeport: a NodePort Service on every node's address; ingress: an Ingress for
+    # ingress_host (the cluster needs an ingress controller); none: kubectl port-forward.
+    expose: Literal["none", "nodeport", "ingress"] = "nodeport"
+    node_port: int = Field(default=30097, ge=30000, le=32767)
+    ingress_host: str | None = None
+    # The IngressClass to use; unset: the cluster's default class.
+    ingress_class: Name | None = None
+    # true: Tekton's release.yaml (views only); false: release-full.yaml (can create,
+    # rerun and delete runs, so anyone reaching the dashboard can).
+    read_only: bool = True
+
+
+class Tekton(Strict):
+    """Tekton Pipelines, Triggers (with interceptors) and Dashboard (phase `tekton`)."""
+
+    dashboard: TektonDashboard = TektonDashboard()
+    # Seconds each component's Deployments may take to become Available.
+    ready_timeout: int = Field(default=300, ge=10, le=3600)
+
+
+# How often Prow's periodic job runs: a Go duration of hours/minutes (6h, 90m, 1h30m).
+ProwInterval = Annotated[str, StringConstraints(pattern=r"^(\d+h)?(\d+m)?$", min_length=2)]
+# A GitHub login (org) or repository name.
+GitHubName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+
+
+class ProwJobs(Strict):
+    """The ProwJobs that run the site's chart pipeline (each starts one PipelineRun)."""
+
+    # On pull requests: a dry run of the pipeline (helm lint / --dry-run).
+    presubmit: bool = True
+    # On merge to `branch`: the real deployment.
+    postsubmit: bool = True
+    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+    # Drift check: a dry run on a schedule; give interval or cron, or neither to skip it.
+    periodic_interval: ProwInterval | None = "24h"
+    periodic_cron: str | None = None
+    # How long one job may wait for its PipelineRun (Go duration: 2h, 90m).
+    timeout: ProwInterval = "2h"
+
+
+class Prow(Strict):
+    """Prow (phase `prow`): GitHub webhooks start the chart pipeline. Opt-in: Prow needs
+    GitHub (or GitHub Enterprise) reachable from the cluster; it cannot run air-gapped."""
+
+    enabled: bool = False
+    # The DNS name GitHub posts webhooks to: https://<host>/hook (also Deck's address).
+    host: str | None = None
+    # The GitHub organisation (or user) that owns the repositories.
+    org: GitHubName | None = None
+    # Repositories of `org` holding the chart manifest and values (e.g. site-config).
+    repos: list[GitHubName] = []
+    # A GitHub App's id; the secrets file then holds its private key. Unset: a token.
+    github_app_id: int | None = Field(default=None, ge=1)
+    # YAML (may be Ansible Vault encrypted), relative to the site file: hmac_token, and
+    # github_app_private_key (with github_app_id) or github_token. Read on the deploy host.
+    secrets_file: str | None = None
+    # The label a reviewer sets to allow a merge that deploys (Tide requires it).
+    approval_label: str = "approved-for-deploy"
+    jobs: ProwJobs = ProwJobs()
+    # Tag of every Prow image (components and pod utilities alike); unset: the tag the
+    # pinned starter manifest uses.
+    image_tag: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    # Where Prow's images are pulled from (a registry mirror for sites without the internet).
+    image_registry: str = Field(default="us-docker.pkg.dev/k8s-infra-prow/images",
+                                pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$")
+    # The image job pods run in to start the PipelineRun: it needs kubectl and a POSIX shell.
+    job_image: str = Field(default="docker.io/alpine/k8s:1.35.4", pattern=r"^\S+$")
+    # The Tekton Pipeline the jobs run, and its namespace; unset name: taco-<site name>.
+    pipeline: Name | None = None
+    pipeline_namespace: Name = "taco-deploy"
+    # IngressClass of the Ingress for `host`; unset: the cluster's default class.
+    ingress_class: Name | None = None
+    # StorageClass for ghproxy's cache and the job logs (minio); unset: emptyDir volumes
+    # (lost when the pod moves; fine for a lab).
+    storage_class: Name | None = None
+    # Seconds Prow's Deployments may take to become Available.
+    ready_timeout: int = Field(default=300, ge=10, le=3600)
+
+
+# A Go duration as Helm and Tekton read it: 90s, 10m, 1h30m.
+Duration = Annotated[str, StringConstraints(min_length=2, pattern=r"^(\d+h)?(\d+m)?(\d+s)?$")]
+
+
+class Chart(Strict):
+    """One Helm release of the chart pipeline; its name is the release and the task name."""
+
+    name: Name
+    # "<repository>/<chart>" with the repository one of helm.repositories, or a chart
+    # directory relative to the site file, starting with ./ or ../ (or absolute).
+    chart: str = Field(min_length=1)
+    # Empty: the newest version the repository offers (pin it for anything but a lab).
+    version: str | None = None
+    namespace: Name = "openstack"
+    # Values files relative to the site file, applied after taco's rendered values.
+    values: list[str] = []
+    # Charts (of any group) that must be deployed first.
+    depends_on: list[Name] = []
+    # helm --timeout; the pipeline task gets a margin on top for --atomic's rollback.
+    timeout: Duration = "10m"
+
+
+class ChartGroup(Strict):
+    """Charts deployed together; every chart of a group waits for the whole previous group."""
+
+    name: Name
+    charts: list[Chart] = Field(min_length=1)
+
+
+class ChartEnvironment(Strict):
+    """What differs between environments (dev, stage, prod): one PipelineRun template each."""
+
+    # Chart name -> values files (relative to the site file), applied after the chart's own.
+    values: dict[Name, list[str]] = {}
+    # The ServiceAccount the pipeline's pods run as (it needs the rights Helm needs).
+    service_account: Name = "taco-chart-deployer"
+    # The whole run's limit; empty: the longest chain of chart timeouts plus the cleanup.
+    timeout: Duration | None = None
+
+
+class Charts(Strict):
+    """The chart deployment stage's input (phase `handover`): chart groups become a pipeline."""
+
+    # The environment this site is; its PipelineRun template is the one `start_run` uses.
+    environment: Name = "dev"
+    # In deployment order.
+    groups: list[ChartGroup] = []
+    # Environments with their own values; the site's environment is always present.
+    environments: dict[Name, ChartEnvironment] = {}
+    # Where the Tasks, the Pipeline, the values ConfigMap and the runs live.
+    pipeline_namespace: Name = "taco-charts"
+    # The image the pipeline's Helm steps run in (must carry helm and a POSIX shell).
+    helm_image: str = Field(default="docker.io/alpine/helm:3.18.4", pattern=r"^\S+$")
+    # Storage class for charts that claim volumes (mariadb, rabbitmq, ...); empty: the
+    # charts' own default.
+    storage_class: Name | None = None
+    # Apply the Task, Pipeline and values to the cluster (else they only land in the bundle).
+    apply_pipeline: bool = False
+    # Also start a PipelineRun of this site's environment (needs apply_pipeline).
+    start_run: bool = False
+
+
 class Site(Strict):
     """A whole site: what `taco site -c FILE` reads."""
 
@@ -191,5 +353,9 @@ class Site(Strict):
     dns_servers: list[str] = []
     ntp_servers: list[str] = []
     domain: str | None = None
+    helm: Helm = Helm()
+    tekton: Tekton = Tekton()
+    prow: Prow = Prow()
+    charts: Charts = Charts()
     # Free-form extra variables handed to every host (escape hatch; shown by `taco plan`).
     extra_vars: dict[str, object] = {}

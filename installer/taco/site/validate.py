@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import yaml
 from netaddr import (  # type: ignore[import-untyped]  # netaddr ships no type hints
     EUI,
     AddrFormatError,
@@ -26,7 +27,7 @@ from taco.errors import SiteIssue
 from taco.site.model import NetworkPurpose, Node, NodeRole, Site
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from taco.artifacts.manifest import Manifest
 
@@ -160,6 +161,23 @@ def _is_edge_address(address: IPAddress, network: IPNetwork) -> bool:
     return address in (network.network, network.broadcast)
 
 
+# Labels Prow's own plugins set: a deploy-approval label must differ from them.
+_PROW_OWN_LABELS = frozenset({"lgtm", "approved", "do-not-merge/hold", "needs-rebase",
+                              "do-not-merge/work-in-progress"})
+
+
+def _prow_label_issue(label: str) -> str:
+    """Why a GitHub label cannot be the deploy-approval label, or '' if it can."""
+    if not label or len(label) > 50:
+        return f"'{label}' must have 1 to 50 characters (GitHub's limit)"
+    if any(char.isspace() or char == "," for char in label) or not label.isprintable():
+        return f"'{label}' has spaces, commas or control characters (Prow's /label " \
+               "command splits on them)"
+    if label.lower() in _PROW_OWN_LABELS:
+        return f"'{label}' is a label Prow's own plugins set"
+    return ""
+
+
 def _suggest(word: str, choices: Iterable[str]) -> str:
     options = sorted(choices)
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
@@ -217,7 +235,10 @@ class _Checker:
         self.check_overlaps()
         self.check_ssh()
         self.check_services()
+        self.check_tekton()
+        self.check_prow()
         self.check_extra_vars()
+        self.check_charts()
         return self.issues
 
     # -- networks -----------------------------------------------------------------
@@ -727,6 +748,80 @@ class _Checker:
             self.add(("mirrors", "registry"), f"'{registry}' is not a registry address",
                      "write host[:port] or a URL, e.g. registry.example.com:5000")
 
+    def check_tekton(self) -> None:
+        """The dashboard's exposure has what it needs, and nothing it would ignore."""
+        dashboard = self.site.tekton.dashboard
+        base: FieldPath = ("tekton", "dashboard")
+        if dashboard.expose == "ingress" and dashboard.ingress_host is None:
+            self.add((*base, "ingress_host"), "expose: ingress needs the host name the "
+                     "dashboard is served under",
+                     "set tekton.dashboard.ingress_host (e.g. tekton.lab.example.com, a DNS "
+                     "name pointing at the ingress controller), or use expose: nodeport")
+        elif dashboard.ingress_host is not None and (
+                not is_hostname(dashboard.ingress_host)
+                or parse_ip(dashboard.ingress_host) is not None):
+            self.add((*base, "ingress_host"), f"'{dashboard.ingress_host}' is not a DNS name",
+                     "write a host name such as tekton.lab.example.com (no scheme, port or "
+                     "path)")
+        elif dashboard.ingress_host is not None and dashboard.expose != "ingress":
+            self.add((*base, "ingress_host"), f"ingress_host is only used with expose: "
+                     f"ingress, this dashboard uses expose: {dashboard.expose}",
+                     "remove ingress_host, or set expose: ingress")
+        if dashboard.ingress_class is not None and dashboard.expose != "ingress":
+            self.add((*base, "ingress_class"), f"ingress_class is only used with expose: "
+                     f"ingress, this dashboard uses expose: {dashboard.expose}",
+                     "remove ingress_class, or set expose: ingress")
+
+    def check_prow(self) -> None:
+        """An enabled Prow has what GitHub and its components need; names Prow accepts."""
+        prow = self.site.prow
+        base: FieldPath = ("prow",)
+        if prow.enabled:
+            needs = {
+                "host": ("the DNS name GitHub posts webhooks to (https://<host>/hook)",
+                         "set prow.host, e.g. prow.example.com (a name pointing at the "
+                         "cluster's ingress controller, reachable from GitHub)"),
+                "org": ("the GitHub organisation whose repositories Prow serves",
+                        "set prow.org to the organisation (or user) name"),
+                "repos": ("the repositories holding the chart manifest and values",
+                          "list them under prow.repos, e.g. [site-config]"),
+                "secrets_file": ("the file with the webhook secret and GitHub credentials",
+                                 "set prow.secrets_file to a YAML file (Ansible Vault "
+                                 "encrypted is best) with hmac_token and github_token, or "
+                                 "github_app_private_key with prow.github_app_id"),
+            }
+            for key, (what, hint) in needs.items():
+                if not getattr(prow, key):
+                    self.add((*base, key), f"prow is enabled but has no {key}: {what}", hint)
+        if prow.host is not None and (not is_hostname(prow.host)
+                                      or parse_ip(prow.host) is not None):
+            self.add((*base, "host"), f"'{prow.host}' is not a DNS name",
+                     "write a host name such as prow.example.com (no scheme, port or path)")
+        if prow.enabled and prow.secrets_file and not Path(prow.secrets_file).is_file():
+            self.add((*base, "secrets_file"), f"file {prow.secrets_file} does not exist",
+                     "give the path of the secrets file, relative to the site file")
+        for k, repo in enumerate(prow.repos):
+            if prow.repos.index(repo) != k:
+                self.add((*base, "repos", k), f"repository '{repo}' is listed twice",
+                         "list each repository once")
+        label_issue = _prow_label_issue(prow.approval_label)
+        if label_issue:
+            self.add((*base, "approval_label"), label_issue,
+                     "use a label such as approved-for-deploy: up to 50 characters, no "
+                     "spaces or commas, not one Prow sets itself")
+        jobs = prow.jobs
+        if jobs.periodic_interval is not None and jobs.periodic_cron is not None:
+            self.add((*base, "jobs", "periodic_cron"), "both periodic_interval and "
+                     "periodic_cron are set", "keep one of them (set periodic_interval: null "
+                     "to use the cron schedule)")
+        if jobs.periodic_cron is not None and len(jobs.periodic_cron.split()) != 5:
+            self.add((*base, "jobs", "periodic_cron"), f"'{jobs.periodic_cron}' is not a "
+                     "cron schedule", "write five fields: minute hour day month weekday, "
+                     "e.g. '0 3 * * *'")
+        if prow.pipeline is None and len(f"taco-{self.site.name}") > 63:
+            self.add((*base, "pipeline"), f"the default pipeline name taco-{self.site.name} "
+                     "is longer than 63 characters", "set prow.pipeline to the pipeline's name")
+
     def check_extra_vars(self) -> None:
         for key in self.site.extra_vars:
             path: FieldPath = ("extra_vars", key)
@@ -736,6 +831,122 @@ class _Checker:
             elif key.startswith("taco_"):
                 self.add(path, f"'{key}' would override a variable taco generates",
                          "set the matching site field instead of an extra var")
+
+    # -- charts (the handover's pipeline) -----------------------------------------
+
+    def check_charts(self) -> None:
+        """Names, references, files and order of the chart manifest: all before any apply."""
+        from taco.handover.graph import describe_cycle, find_cycle, placed_charts
+        from taco.handover.tekton import FINALLY_NAME
+
+        charts = self.site.charts
+        base: FieldPath = ("charts",)
+        first: dict[str, FieldPath] = {}
+        groups: dict[str, int] = {}
+        repos = {r.name for r in self.site.helm.repositories}
+        for g, group in enumerate(charts.groups):
+            if group.name in groups:
+                self.add((*base, "groups", g, "name"), f"group name '{group.name}' is already "
+                         f"used by charts.groups[{groups[group.name]}]", "give every group a "
+                         "unique name")
+            groups.setdefault(group.name, g)
+            for k, chart in enumerate(group.charts):
+                path: FieldPath = (*base, "groups", g, "charts", k)
+                if chart.name in first:
+                    self.add((*path, "name"), f"chart name '{chart.name}' is already used by "
+                             f"{self.lines.display(first[chart.name])}", "every chart is a Helm "
+                             "release and a pipeline task: give each a unique name")
+                elif chart.name == FINALLY_NAME:
+                    self.add((*path, "name"), f"'{FINALLY_NAME}' is the name of the pipeline's "
+                             "cleanup task", "rename the chart")
+                else:
+                    first[chart.name] = path
+                self.check_chart_source((*path, "chart"), chart.chart, repos)
+                for v, values in enumerate(chart.values):
+                    self.check_values_file((*path, "values", v), values)
+        known = placed_charts(charts)
+        for g, group in enumerate(charts.groups):
+            for k, chart in enumerate(group.charts):
+                for d, need in enumerate(chart.depends_on):
+                    if need not in known:
+                        self.add((*base, "groups", g, "charts", k, "depends_on", d),
+                                 f"chart '{need}' is not in the chart manifest",
+                                 "depends_on names charts of any group; " + _suggest(need, known))
+        cycle = find_cycle(charts)
+        if cycle is not None:
+            place = known[cycle[0].after]
+            self.add((*base, "groups", place.group_index, "charts", place.index, "depends_on"),
+                     f"dependency cycle: {describe_cycle(cycle)}",
+                     "remove one of these dependencies, or move a chart to an earlier group")
+        self.check_environments(known)
+        if charts.start_run and not charts.apply_pipeline:
+            self.add((*base, "start_run"), "start_run needs apply_pipeline: a run of a pipeline "
+                     "that is not in the cluster cannot start", "set apply_pipeline: true too")
+
+    def check_environments(self, known: Mapping[str, object]) -> None:
+        charts = self.site.charts
+        base: FieldPath = ("charts", "environments")
+        if charts.environments and charts.environment not in charts.environments:
+            self.add(("charts", "environment"), f"environment '{charts.environment}' is not "
+                     "one of charts.environments", f"add environments.{charts.environment}, or "
+                     "name a listed one; " + _suggest(charts.environment, charts.environments))
+        for env, settings in charts.environments.items():
+            for chart, files in settings.values.items():
+                if chart not in known:
+                    self.add((*base, env, "values", chart), f"chart '{chart}' is not in the "
+                             "chart manifest", _suggest(chart, known))
+                for v, values in enumerate(files):
+                    self.check_values_file((*base, env, "values", chart, v), values)
+
+    def check_chart_source(self, path: FieldPath, reference: str, repos: set[str]) -> None:
+        if reference.startswith(("./", "../", "/")):
+            directory = Path(reference)
+            if not (directory / "Chart.yaml").is_file():
+                self.add(path, f"{directory} is not a chart directory (no Chart.yaml)",
+                         "give a chart directory relative to the site file, or "
+                         "<repository>/<chart> with a repository of helm.repositories")
+            return
+        repo, slash, name = reference.partition("/")
+        if not slash or not name or "/" in name:
+            self.add(path, f"'{reference}' is neither <repository>/<chart> nor a path",
+                     "write e.g. openstack-helm/keystone, or ./charts/keystone for a chart "
+                     "directory next to the site file")
+        elif repo not in repos:
+            self.add(path, f"repository '{repo}' is not in helm.repositories",
+                     "add it under helm.repositories, or use one of them: "
+                     + _suggest(repo, repos) + "; a local chart path starts with ./")
+
+    def check_values_file(self, path: FieldPath, name: str) -> None:
+        """The file exists, is a YAML mapping and holds no credential (it lands in a
+        ConfigMap and the run record)."""
+        from taco.handover.values import credential_paths
+
+        file = Path(name)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.add(path, f"values file {file} does not exist",
+                     "give a path relative to the site file")
+            return
+        except (OSError, UnicodeDecodeError) as error:
+            self.add(path, f"cannot read values file {file}: {error}",
+                     "check the file (UTF-8 YAML, readable)")
+            return
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            self.add(path, f"values file {file} is not valid YAML: {error}",
+                     "fix the file's YAML syntax")
+            return
+        if data is not None and not isinstance(data, dict):
+            self.add(path, f"values file {file} is not a mapping", "a Helm values file "
+                     "maps keys to values")
+            return
+        secrets = credential_paths(data or {})
+        if secrets:
+            self.add(path, f"values file {file} holds credentials ({', '.join(secrets[:3])})",
+                     "values go into a ConfigMap and the run record; keep passwords, tokens "
+                     "and keys out of chart values files")
 
     # -- helpers ------------------------------------------------------------------
 

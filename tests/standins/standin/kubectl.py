@@ -809,10 +809,19 @@ def create(cluster: Cluster, argv: list[str]) -> int:
         for source, document in read_manifests(values["filename"], False):
             resource = cluster.for_object(document, source)
             namespace = cluster.object_namespace(resource, document)
+            created = document
             if not dry:
-                cluster.request("POST", resource.path(namespace), document,
-                                action=f'error when creating "{source}": ')
-            say(f"{resource.qualified}/{document['metadata']['name']} created")
+                # The server names objects that carry only metadata.generateName.
+                created = cluster.request("POST", resource.path(namespace), document,
+                                          action=f'error when creating "{source}": ')
+            if values["output"]:
+                text = render([created], [resource], values["output"], single=True)
+                sys.stdout.write(text + ("" if values["output"].startswith("jsonpath")
+                                         else "\n"))
+                continue
+            meta = created.get("metadata") or {}
+            say(f"{resource.qualified}/{meta.get('name') or meta.get('generateName', '')} "
+                "created")
         return 0
     if not positional:
         raise Failure("error: must specify one of -f and -k, or a subcommand")

@@ -3,8 +3,10 @@
 Only the API server on the first control plane opens the store; the others forward to it
 (see README.md). The "controllers" here stand in for kube-controller-manager, the scheduler
 and the kubelets' pod workers: Deployments, DaemonSets, StatefulSets and Jobs get Pods, Pods
-get a node and a phase, workloads get a status, CSRs from joining kubelets get signed.
-Nothing runs in those Pods: they carry the annotation taco.stand-in/simulated.
+get a node and a phase, workloads get a status, CSRs from joining kubelets get signed,
+Tekton TaskRuns are resolved and finished while Tekton's controller Deployment is Available.
+Nothing runs in those Pods (they carry the annotation taco.stand-in/simulated) and no step
+script of a TaskRun is executed.
 """
 
 from __future__ import annotations
@@ -514,6 +516,7 @@ class Store:
                 self._schedule(pod, nodes)
         for key in [k for k in self.objects if k[0] in ("apps", "batch") and k[1] in workloads]:
             self._workload_status(key, nodes)
+        self._run_tasks()
         return self.revision != before
 
     def _owned_pods(self, uid: str) -> list[tuple[Key, Obj]]:
@@ -648,6 +651,44 @@ class Store:
             self.revision += 1
             workload["metadata"]["resourceVersion"] = str(self.revision)
 
+    def _run_tasks(self) -> None:
+        """Tekton's TaskRun reconciler, while its controller Deployment is Available.
+
+        It resolves the task (taskRef to a Task in the run's namespace, or taskSpec) and
+        marks the run as Tekton does: a missing Task fails it with TaskRunResolutionFailed,
+        otherwise every step "runs" (nothing is executed: step scripts are not run) and the
+        run succeeds. Without an Available controller, runs stay without status.
+        """
+        controller = self.objects.get(TEKTON_CONTROLLER)
+        if controller is None or not _deployment_available(controller):
+            return
+        for key, run in self.objects.items():
+            if key[:2] != ("tekton.dev", "taskruns") or _tekton_done(run):
+                continue
+            status = _taskrun_status(run, self._resolve_task(key[2], run.get("spec") or {}))
+            if status != run.get("status"):
+                run["status"] = status
+                self.revision += 1
+                run["metadata"]["resourceVersion"] = str(self.revision)
+
+    def _resolve_task(self, namespace: str, spec: Obj) -> Obj | str:
+        """The TaskRun's task spec, or why it cannot be had (Tekton's message)."""
+        if isinstance(spec.get("taskSpec"), dict):
+            return dict(spec["taskSpec"])
+        ref = spec.get("taskRef") or {}
+        name = str(ref.get("name") or "")
+        if ref.get("resolver"):
+            return f"resolver {ref['resolver']!r} is not available (stand-in: no remote resolution)"
+        if ref.get("kind") == "ClusterTask":
+            task = self.objects.get(("tekton.dev", "clustertasks", "", name))
+            plural = "clustertasks"
+        else:
+            task = self.objects.get(("tekton.dev", "tasks", namespace, name))
+            plural = "tasks"
+        if task is None:
+            return f'{plural}.tekton.dev "{name}" not found'
+        return dict(task.get("spec") or {})
+
     def _sign_requests(self) -> None:
         """The csrapprover and csrsigning controllers, for kubelet client certificates."""
         if self.settings.signer is None:
@@ -679,6 +720,58 @@ class Store:
 
 
 # -- helpers for the controllers ----------------------------------------------------------
+
+
+TEKTON_CONTROLLER: Key = ("apps", "deployments", "tekton-pipelines", "tekton-pipelines-controller")
+
+
+def _deployment_available(deployment: Obj) -> bool:
+    return any(c.get("type") == "Available" and c.get("status") == "True"
+               for c in (deployment.get("status") or {}).get("conditions") or [])
+
+
+def _tekton_done(run: Obj) -> bool:
+    """A run whose Succeeded condition is True or False is finished: Tekton leaves it."""
+    return any(c.get("type") == "Succeeded" and c.get("status") in ("True", "False")
+               for c in (run.get("status") or {}).get("conditions") or [])
+
+
+def _taskrun_status(run: Obj, task: Obj | str) -> Obj:
+    """The status Tekton's reconciler writes once a run is resolved and its pod is done."""
+    name = run["metadata"]["name"]
+    old = run.get("status") or {}
+    started = old.get("startTime") or now()
+    if isinstance(task, str):
+        return {"startTime": started, "completionTime": now(), "podName": "",
+                "conditions": [{"type": "Succeeded", "status": "False",
+                                "reason": "TaskRunResolutionFailed",
+                                "message": f"error when listing tasks for taskRun {name}: {task}",
+                                "lastTransitionTime": now()}]}
+    steps = [s for s in task.get("steps") or [] if isinstance(s, dict)]
+    imageless = [str(s.get("name") or index) for index, s in enumerate(steps)
+                 if not s.get("image")]
+    if not steps or imageless:
+        why = (f"steps {', '.join(imageless)} have no image" if imageless
+               else "the task has no steps")
+        return {"startTime": started, "completionTime": now(), "podName": "",
+                "conditions": [{"type": "Succeeded", "status": "False",
+                                "reason": "TaskRunValidationFailed",
+                                "message": f"invalid TaskSpec: {why}",
+                                "lastTransitionTime": now()}]}
+    finished = now()
+    return {
+        "startTime": started, "completionTime": finished, "podName": f"{name}-pod",
+        "taskSpec": task,
+        "steps": [{"name": str(s.get("name") or f"unnamed-{index}"),
+                   "container": f"step-{s.get('name') or f'unnamed-{index}'}",
+                   "imageID": str(s.get("image")),
+                   "terminated": {"exitCode": 0, "reason": "Completed",
+                                  "startedAt": started, "finishedAt": finished}}
+                  for index, s in enumerate(steps)],
+        "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded",
+                        "message": "All Steps have completed executing",
+                        "lastTransitionTime": finished}],
+    }
 
 
 def _spec(obj: Obj) -> Any:
