@@ -42,6 +42,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: -expected_minutes(item))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Modules that share a lab must stay on one worker: stop if xdist does not group them."""
+    if not session.config.getoption("loadgroup", default=False):
+        return
+    for item in session.items:
+        group = item.get_closest_marker("xdist_group")
+        if group is not None and not item.nodeid.endswith(f"@{group.args[0]}"):
+            raise pytest.UsageError(
+                f"pytest-xdist's loadgroup did not group {item.nodeid} (pytest "
+                f"{pytest.__version__}); install the pytest pyproject.toml pins")
+
+
 @dataclass
 class Lab:
     """A lab started by `lab_factory`, and how to drive the CLI with its state dir."""
