@@ -36,8 +36,9 @@ done_step() {
 
 # --- Packages -------------------------------------------------------------
 # runc: crun cannot run here (cgroup v1 hybrid mounts). uidmap/iptables come with
-# podman; openssh-client for `taco lab ssh`; util-linux (losetup) is essential.
-packages=(podman runc debootstrap openssh-client)
+# podman; openssh-client for `taco lab ssh` and molecule's SSH; util-linux (losetup) is
+# essential; jq runs Prow's job script in its unit test (the job image carries jq).
+packages=(podman runc debootstrap openssh-client jq)
 step "Packages: ${packages[*]}"
 missing=()
 for pkg in "${packages[@]}"; do

@@ -18,6 +18,7 @@ from taco.engine.phases import phase_by_name
 from taco.engine.records import RunRecord
 from taco.handover.bundle import BUNDLE_INDEX, package_chart, render, write_bundle
 from taco.site.load import load_site
+from taco.site.model import ChartEnvironment
 
 HANDOVER = {
     "roles": {
@@ -60,7 +61,8 @@ def test_bundle_is_complete_and_indexed(site_file: Path, tmp_path: Path) -> None
     index = json.loads((target / BUNDLE_INDEX).read_text())
     listed = {entry["path"]: entry for entry in index["files"]}
     assert set(listed) == {"access.yaml", "pipeline.yaml", "values-configmap.yaml",
-                           "runs/dev.yaml", "node-labels.json", "kubeconfig.json",
+                           "runs/dev.yaml", "run-templates.yaml", "node-labels.json",
+                           "kubeconfig.json",
                            "values/neutron.taco.yaml", "values/neutron.site0.neutron.yaml"}
     on_disk = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
     assert on_disk == set(listed) | {BUNDLE_INDEX}
@@ -86,6 +88,15 @@ def test_bundle_is_complete_and_indexed(site_file: Path, tmp_path: Path) -> None
     assert pipeline["metadata"]["labels"]["taco.dev/bundle-digest"] == index["digest"][:32]
     own = next(t for t in pipeline["spec"]["tasks"] if t["name"] == "own")
     assert {"name": "chart", "value": "./own.chart.tgz"} in own["params"]
+    # The run templates as a ConfigMap for in-cluster automation: the same runs, as JSON.
+    templates = yaml.safe_load((target / "run-templates.yaml").read_text())
+    assert templates["kind"] == "ConfigMap"
+    assert templates["metadata"]["name"] == index["run_templates"] == "demo-run-templates"
+    assert templates["metadata"]["namespace"] == index["namespace"] == "taco-charts"
+    assert templates["metadata"]["labels"]["taco.dev/bundle-digest"] == index["digest"][:32]
+    assert set(templates["data"]) == {"dev.json"}
+    assert json.loads(templates["data"]["dev.json"]) == yaml.safe_load(
+        (target / "runs" / "dev.yaml").read_text())
 
 
 def test_rendering_twice_gives_the_same_bytes_and_a_change_a_new_digest(
@@ -97,6 +108,17 @@ def test_rendering_twice_gives_the_same_bytes_and_a_change_a_new_digest(
         site_file.parent / "mychart")
     (site_file.parent / "neutron.yaml").write_text("conf: {debug: false}\n", encoding="utf-8")
     assert render(site, HANDOVER, Path("/k")).digest != first.digest
+
+
+def test_a_changed_run_template_alone_makes_a_new_digest(site_file: Path) -> None:
+    # The run templates ConfigMap is applied only with a new digest: it must cover them.
+    site = load_site(site_file)
+    first = render(site, HANDOVER, Path("/k"))
+    longer = site.model_copy(update={"charts": site.charts.model_copy(update={
+        "environments": {"dev": ChartEnvironment(timeout="5h")}})})
+    changed = render(longer, HANDOVER, Path("/k"))
+    assert changed.digest != first.digest
+    assert b"5h0m0s" in changed.files["run-templates.yaml"]
 
 
 def test_engine_hook_writes_the_bundle_only_for_the_handover_phase(

@@ -9,6 +9,7 @@ workspaces (configMap), taskRunTemplate.serviceAccountName, timeouts.pipeline.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,81 @@ def test_durations_round_trip(text: str, total: int) -> None:
 def test_a_bad_duration_is_refused() -> None:
     with pytest.raises(ValueError, match="not a duration"):
         tekton.seconds("10 minutes")
+
+
+def test_pipeline_takes_dry_run_and_revision_and_hands_them_on(
+        objects: dict[str, Any]) -> None:
+    spec = objects["Pipeline/demo"]["spec"]
+    params = {p["name"]: p for p in spec["params"]}
+    assert params["dry-run"]["default"] == "false"
+    assert params["revision"]["default"] == ""
+    for task in spec["tasks"]:
+        given = {p["name"]: p["value"] for p in task["params"]}
+        assert given["dry-run"] == "$(params.dry-run)"
+        assert given["revision"] == "$(params.revision)"
+    final = {p["name"]: p["value"] for p in spec["finally"][0]["params"]}
+    assert final["dry-run"] == "$(params.dry-run)"
+    finally_params = {p["name"] for p in objects[f"Task/{tekton.FINALLY_TASK}"]["spec"]["params"]}
+    assert set(final) <= finally_params
+    # The templates leave both to their defaults: a caller (a Prow job) appends them.
+    for env in ("dev", "prod"):
+        names = [p["name"] for p in objects[f"run/{env}"]["spec"]["params"]]
+        assert "dry-run" not in names and "revision" not in names
+
+
+def _run_step(task: dict[str, Any], params: dict[str, str], tmp_path: Path,
+              helm: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run a Task's step script under /bin/sh, its env resolved as Tekton would, with a
+    stand-in `helm` on PATH that logs its arguments (and answers `helm status`)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "helm.log"
+    log.write_text("", encoding="utf-8")
+    fake = bin_dir / "helm"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n{helm}\n', encoding="utf-8")
+    fake.chmod(0o755)
+    defaults = {p["name"]: p.get("default", "") for p in task["spec"]["params"]}
+    values = {**defaults, **params, "results.summary.path": str(tmp_path / "summary"),
+              "workspaces.values.path": str(tmp_path)}
+    step = task["spec"]["steps"][0]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    for item in step["env"]:
+        env[item["name"]] = re.sub(
+            r"\$\((?:params\.)?([A-Za-z0-9_.-]+)\)", lambda m: values[m.group(1)], item["value"])
+    done = subprocess.run(["/bin/sh", "-c", step["script"]], env=env, capture_output=True,
+                          text=True, check=False)
+    return done, log.read_text(encoding="utf-8").splitlines()
+
+
+def test_helm_step_dry_run_and_real_run(objects: dict[str, Any], tmp_path: Path) -> None:
+    task = objects[f"Task/{tekton.HELM_TASK}"]
+    base = {"release": "keystone", "chart": "keystone", "namespace": "openstack",
+            "values": "keystone.taco.yaml"}
+    done, calls = _run_step(task, {**base, "dry-run": "true", "revision": "abc123"},
+                            tmp_path, "exit 0")
+    assert done.returncode == 0, done.stderr
+    assert "revision abc123, dry run: true" in done.stdout
+    [call] = calls
+    assert call.startswith("upgrade --install keystone keystone --namespace openstack")
+    assert "--dry-run=server" in call
+    assert "--wait" not in call and "--atomic" not in call
+    assert f"--values {tmp_path}/keystone.taco.yaml" in call
+    done, calls = _run_step(task, base, tmp_path, "exit 0")
+    assert done.returncode == 0, done.stderr
+    assert "revision unknown, dry run: false" in done.stdout
+    [call] = calls
+    assert "--wait --atomic" in call and "--dry-run" not in call
+
+
+def test_finally_rolls_back_a_pending_release_except_in_a_dry_run(
+        objects: dict[str, Any], tmp_path: Path) -> None:
+    task = objects[f"Task/{tekton.FINALLY_TASK}"]
+    pending = 'case "$1" in status) echo "STATUS: pending-upgrade" ;; esac'
+    charts = {"charts": "keystone:openstack:Failed"}
+    done, calls = _run_step(task, {**charts, "dry-run": "true"}, tmp_path, pending)
+    assert [c.split()[0] for c in calls] == ["status"]
+    assert "left alone (dry run)" in done.stdout
+    assert done.returncode == 1  # the task failed: the run fails either way
+    done, calls = _run_step(task, charts, tmp_path, pending)
+    assert [c.split()[0] for c in calls] == ["status", "rollback"]
+    assert "pending-upgrade, rolled back" in done.stdout

@@ -38,8 +38,7 @@ def settings(**changes: Any) -> dict[str, Any]:
         "jobs": {"presubmit": True, "postsubmit": True, "branch": "main",
                  "periodic_interval": "24h", "periodic_cron": None, "timeout": "2h"},
         "image_tag": None, "image_registry": "us-docker.pkg.dev/k8s-infra-prow/images",
-        "job_image": "docker.io/alpine/k8s:1.35.4", "pipeline": None,
-        "pipeline_namespace": "taco-deploy", "ingress_class": None, "storage_class": None,
+        "job_image": "docker.io/alpine/k8s:1.35.4", "ingress_class": None, "storage_class": None,
         "ready_timeout": 300,
     }
     prow.update(changes)
@@ -111,14 +110,13 @@ def test_jobs_are_valid_prow_jobs_that_start_the_sites_pipeline() -> None:
         assert container["command"] == ["/bin/sh", "-c"]
         assert job["spec"]["serviceAccountName"] == "taco-prow-jobs"
         env = {item["name"]: item["value"] for item in container["env"]}
-        run = json.loads(env["TACO_PIPELINERUN"])
-        assert run["apiVersion"] == "tekton.dev/v1" and run["kind"] == "PipelineRun"
-        assert run["spec"]["pipelineRef"] == {"name": "taco-demo"}
-        assert run["metadata"]["namespace"] == env["TACO_NAMESPACE"] == "taco-deploy"
-        assert run["spec"]["taskRunTemplate"] == {"serviceAccountName": "taco-chart-deployer"}
-        params = {p["name"]: p["value"] for p in run["spec"]["params"]}
-        assert params["dry-run"] == ("false" if job["name"].endswith("deploy") else "true")
-        assert params["revision"] == "@REVISION@"
+        # The handover phase's run templates, in its namespace (charts' default), for the
+        # site's environment (tests/unit/test_prow_job.py runs the script with them).
+        assert env["TACO_NAMESPACE"] == "taco-charts"
+        assert env["TACO_TEMPLATES"] == "demo-run-templates"
+        assert env["TACO_ENVIRONMENT"] == "prod"
+        assert env["TACO_DRY_RUN"] == ("false" if job["name"].endswith("deploy") else "true")
+        assert env["TACO_JOB"] == job["name"]
         assert env["TACO_TIMEOUT_S"] == "7200"
 
 
@@ -146,11 +144,15 @@ def test_periodic_interval_cron_or_none() -> None:
     assert "periodics" not in config(jobs={"periodic_interval": None})
 
 
-def test_disabled_jobs_are_left_out_and_names_follow_the_pipeline_setting() -> None:
-    conf = config(jobs={"presubmit": False, "postsubmit": False, "periodic_interval": "6h"},
-                  pipeline="openstack")
+def test_disabled_jobs_are_left_out_and_names_follow_the_site() -> None:
+    conf = FILTERS.prow_config(settings(jobs={"presubmit": False, "postsubmit": False,
+                                              "periodic_interval": "6h"}),
+                               "openstack", {"pipeline_namespace": "deploys"}, TAG)
     assert "presubmits" not in conf and "postsubmits" not in conf
-    assert conf["periodics"][0]["name"] == "openstack-drift-check"
+    assert conf["periodics"][0]["name"] == "taco-openstack-drift-check"
+    env = {e["name"]: e["value"] for e in conf["periodics"][0]["spec"]["containers"][0]["env"]}
+    assert (env["TACO_NAMESPACE"], env["TACO_TEMPLATES"]) == ("deploys",
+                                                              "openstack-run-templates")
 
 
 def test_plugins_enable_review_and_the_approval_label() -> None:
@@ -190,7 +192,7 @@ def test_components_without_secrets_with_taco_configmaps() -> None:
     kinds = [o["kind"] for o in objects]
     assert kinds[: kinds.count("Namespace")] == ["Namespace"] * kinds.count("Namespace")
     assert {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"} == \
-        {"prow", "test-pods", "taco-deploy"}
+        {"prow", "test-pods", "taco-charts"}
     # No placeholder of the starter is left (taco's ConfigMaps hold the jobs' shell script).
     starter_objects = [o for o in objects if o["kind"] != "ConfigMap"]
     assert not re.findall(r"\$[A-Z][A-Z0-9_]*", json.dumps(starter_objects))
@@ -248,13 +250,15 @@ def test_volumes_without_a_storage_class_are_empty_dirs() -> None:
     assert {c["spec"]["storageClassName"] for c in claims} == {"ceph"}
 
 
-def test_jobs_may_start_pipelineruns_in_the_pipeline_namespace() -> None:
-    objects = FILTERS.prow_components(STARTER, settings(pipeline_namespace="deploys"),
-                                      "demo", {}, TAG)
+def test_jobs_may_read_templates_and_start_pipelineruns_in_the_pipeline_namespace() -> None:
+    objects = FILTERS.prow_components(STARTER, settings(), "demo",
+                                      {"pipeline_namespace": "deploys"}, TAG)
     role = by_name(objects, "Role", "taco-prow-jobs")
     assert role["metadata"]["namespace"] == "deploys"
     assert role["rules"] == [{"apiGroups": ["tekton.dev"], "resources": ["pipelineruns"],
-                              "verbs": ["create", "get", "list", "watch"]}]
+                              "verbs": ["create", "get", "list", "watch"]},
+                             {"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": ["demo-run-templates"], "verbs": ["get"]}]
     binding = by_name(objects, "RoleBinding", "taco-prow-jobs")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "taco-prow-jobs",
                                     "namespace": "test-pods"}]

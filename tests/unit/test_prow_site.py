@@ -21,6 +21,12 @@ networks:
 nodes:
   - {name: node1, address: 10.77.0.11, roles: [control-plane, worker]}
 """
+# Prow's jobs run the handover phase's pipeline: it must exist and be applied.
+CHARTS = """\
+charts:
+  apply_pipeline: true
+  groups: [{name: openstack, charts: [{name: keystone, chart: openstack-helm/keystone}]}]
+"""
 ENABLED = """\
 prow:
   enabled: true
@@ -31,9 +37,9 @@ prow:
 """
 
 
-def _issues(prow: str, directory: Path | None = None) -> list[SiteIssue]:
+def _issues(prow: str, directory: Path | None = None, charts: str = CHARTS) -> list[SiteIssue]:
     with pytest.raises(SiteInvalid) as raised:
-        load_site_text(SITE + prow, "site.yml", base_dir=directory)
+        load_site_text(SITE + charts + prow, "site.yml", base_dir=directory)
     return raised.value.issues
 
 
@@ -46,7 +52,7 @@ def test_prow_is_off_by_default_and_needs_nothing() -> None:
 
 def test_secrets_file_is_relative_to_the_site_file(tmp_path: Path) -> None:
     (tmp_path / "secrets.yml").write_text("hmac_token: x\ngithub_token: y\n")
-    (tmp_path / "site.yml").write_text(SITE + ENABLED)
+    (tmp_path / "site.yml").write_text(SITE + CHARTS + ENABLED)
     site = load_site(tmp_path / "site.yml")
     assert site.prow.secrets_file == str(tmp_path / "secrets.yml")
     variables = build_inventory(site)["all"]["vars"]["taco_prow"]
@@ -63,7 +69,7 @@ def test_enabled_without_anything_names_each_missing_setting() -> None:
     by_path = {issue.path: issue for issue in issues}
     assert "https://<host>/hook" in by_path["prow.host"].message
     assert "Ansible Vault" in by_path["prow.secrets_file"].hint
-    assert all(issue.file == "site.yml" and issue.line == 6 for issue in issues)
+    assert all(issue.file == "site.yml" and issue.line == 9 for issue in issues)
 
 
 def test_missing_secrets_file_is_named(tmp_path: Path) -> None:
@@ -109,7 +115,32 @@ def test_bad_settings_are_named_with_a_fix(tmp_path: Path, extra: str, path: str
 
 def test_a_valid_enabled_site_loads(tmp_path: Path) -> None:
     (tmp_path / "secrets.yml").write_text("hmac_token: x\n")
-    site = load_site_text(SITE + ENABLED + "  github_app_id: 4242\n  jobs: {periodic_interval: "
-                          "null, periodic_cron: '0 3 * * *'}\n", "site.yml", base_dir=tmp_path)
+    site = load_site_text(SITE + CHARTS + ENABLED + "  github_app_id: 4242\n  jobs: "
+                          "{periodic_interval: null, periodic_cron: '0 3 * * *'}\n",
+                          "site.yml", base_dir=tmp_path)
     assert site.prow.github_app_id == 4242
     assert site.prow.jobs.periodic_cron == "0 3 * * *"
+
+
+def test_prow_needs_the_pipeline_applied_and_charts_to_run(tmp_path: Path) -> None:
+    (tmp_path / "secrets.yml").write_text("hmac_token: x\n")
+    issues = _issues(ENABLED, tmp_path, charts="charts: {apply_pipeline: false}\n")
+    by_path = {issue.path: issue for issue in issues}
+    assert sorted(by_path) == ["charts.apply_pipeline", "charts.groups"]
+    apply = by_path["charts.apply_pipeline"]
+    assert apply.file == "site.yml" and apply.line == 6
+    assert "Prow's jobs run the site's pipeline" in apply.message
+    assert "set charts.apply_pipeline: true" in apply.hint
+    assert "no pipeline" in by_path["charts.groups"].message
+
+
+def test_prow_job_names_must_fit_a_label(tmp_path: Path) -> None:
+    (tmp_path / "secrets.yml").write_text("hmac_token: x\n")
+    long_name = "s" * 50
+    with pytest.raises(SiteInvalid) as raised:
+        load_site_text(SITE.replace("name: demo", f"name: {long_name}") + CHARTS + ENABLED,
+                       "site.yml", base_dir=tmp_path)
+    [issue] = raised.value.issues
+    assert issue.path == "name"
+    assert f"taco-{long_name}-drift-check" in issue.message
+    assert "at most 46 characters" in issue.hint

@@ -7,12 +7,15 @@ Layout (under the run record's `handover/`):
     pipeline.yaml          the Tasks and the Pipeline (what `kubectl apply` takes)
     values-configmap.yaml  the values files (and packaged local charts) as one ConfigMap
     runs/<env>.yaml        a PipelineRun template per environment (generateName: create it)
+    run-templates.yaml     the same templates as the ConfigMap <site>-run-templates, keys
+                           <env>.json, so automation in the cluster (Prow's jobs) starts runs
     values/<key>           each values file as the pipeline reads it
     node-labels.json       the labels each node carries (from the node_labels phase)
     kubeconfig.json        where the admin kubeconfig is: a path, never its contents
 
-The bundle digest covers what gets applied (access, Tasks, Pipeline, values), so the
-role can tell whether the cluster has this revision and whether a run of it exists.
+The bundle digest covers what gets applied (access, Tasks, Pipeline, values, run
+templates), so the role can tell whether the cluster has this revision and whether a run
+of it exists.
 The ConfigMap's name carries the digest too: a run keeps reading the values it was
 started with. PipelineRun templates live apart: they carry generateName, which
 `kubectl apply` refuses.
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
     from taco.site.model import Site
 
 BUNDLE_INDEX = "bundle.json"
+# The ConfigMap <site>-run-templates: Prow's jobs read it (roles/prow/filter_plugins).
+RUN_TEMPLATES_SUFFIX = "run-templates"
 SCHEMA = 1
 _KEY_CHARS = re.compile(r"[^-._a-zA-Z0-9]")
 
@@ -139,7 +144,9 @@ def render(site: Site, handover: Mapping[str, Any], kubeconfig: Path) -> Bundle:
     if charts:
         objects.append(tekton.pipeline(site, base))
     access = dump(_access(site))
-    digest = _digest(access + dump(objects), workspace)
+    # The templates name the digest (ConfigMap, label): hash them with those left empty.
+    shapes = [tekton.pipeline_run(site, env, values, "", "") for env, values in per_env.items()]
+    digest = _digest(access + dump(objects) + (dump(shapes) if charts else b""), workspace)
     if charts:
         # Last in the file, so a Pipeline with this label means everything was applied.
         objects[-1]["metadata"]["labels"][tekton.DIGEST_LABEL] = digest[:tekton.DIGEST_LENGTH]
@@ -153,9 +160,11 @@ def render(site: Site, handover: Mapping[str, Any], kubeconfig: Path) -> Bundle:
         if not key.endswith(".tgz"):
             files[f"values/{key}"] = data
     if charts:
-        for env, values in per_env.items():
-            run = tekton.pipeline_run(site, env, values, config_map, digest)
+        runs = {env: tekton.pipeline_run(site, env, values, config_map, digest)
+                for env, values in per_env.items()}
+        for env, run in runs.items():
             files[f"runs/{env}.yaml"] = dump([run])
+        files["run-templates.yaml"] = dump([_run_templates(site, runs, digest)])
     files["node-labels.json"] = _json(_node_labels(handover))
     files["kubeconfig.json"] = _json(_kubeconfig(handover, kubeconfig))
     return Bundle(files, digest, config_map, environments(site), rendered.notes)
@@ -214,6 +223,25 @@ def _config_map(site: Site, name: str, workspace: Mapping[str, bytes],
     return config
 
 
+def run_templates_name(site: Site) -> str:
+    return f"{site.name}-{RUN_TEMPLATES_SUFFIX}"
+
+
+def _run_templates(site: Site, runs: Mapping[str, Mapping[str, Any]],
+                   digest: str) -> dict[str, Any]:
+    """Each environment's PipelineRun template as JSON, for whoever starts runs in-cluster."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": run_templates_name(site),
+                     "namespace": site.charts.pipeline_namespace,
+                     "labels": {tekton.SITE_LABEL: site.name,
+                                tekton.DIGEST_LABEL: digest[:tekton.DIGEST_LENGTH]}},
+        "data": {f"{env}.json": json.dumps(run, sort_keys=True)
+                 for env, run in sorted(runs.items())},
+    }
+
+
 def _node_labels(handover: Mapping[str, Any]) -> dict[str, Any]:
     roles = handover.get("roles") or {}
     labels = roles.get("node_labels") or {}
@@ -246,6 +274,7 @@ def write_bundle(bundle: Bundle, site: Site, target: Path) -> Path:
         "namespace": site.charts.pipeline_namespace,
         "pipeline": site.name if site.charts.groups else None,
         "config_map": bundle.config_map,
+        "run_templates": run_templates_name(site) if site.charts.groups else None,
         "digest": bundle.digest,
         "apply_pipeline": site.charts.apply_pipeline,
         "start_run": site.charts.start_run,

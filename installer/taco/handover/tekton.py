@@ -2,15 +2,22 @@
 
 - Task `taco-helm-upgrade`: one `helm upgrade --install --wait --atomic` of a chart with
   the values files named by ConfigMap key (the `values` workspace), parameters passed to
-  the script through the environment, never pasted into it.
+  the script through the environment, never pasted into it. With `dry-run` "true" it runs
+  `helm upgrade --install --dry-run=server` instead (the API server checks the manifests,
+  nothing changes). It prints the `revision` it deploys first, so the run's logs say which
+  commit asked for it.
 - Task `taco-helm-finally`: the pipeline's `finally`. A task that Tekton stopped at its
   timeout kills Helm before `--atomic` rolls back, leaving the release `pending-*`,
   which blocks every later upgrade ("another operation is in progress"). This task
   rolls such releases back (or uninstalls a first install that never finished) and
-  prints and returns one line per chart: task status and release state.
+  prints and returns one line per chart: task status and release state. In a dry run it
+  only reports: a release pending then belongs to someone else's run.
 - Pipeline named after the site: a task per chart, `runAfter` from dependencies and
-  group order (transitive reduction), a helm timeout per chart plus a margin on the task.
-- PipelineRun templates, one per environment, with `generateName`.
+  group order (transitive reduction), a helm timeout per chart plus a margin on the task;
+  params `helm-image`, `values-<chart>`, `dry-run` ("false") and `revision` ("", the git
+  revision that asked for the run, e.g. from Prow).
+- PipelineRun templates, one per environment, with `generateName`, without `dry-run` and
+  `revision` (their defaults): a caller such as a Prow job appends them.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ FINALLY_TASK = "taco-helm-finally"
 # The finally task's name in the pipeline: no chart may take it.
 FINALLY_NAME = "taco-finally"
 VALUES_WORKSPACE = "values"
+DRY_RUN_PARAM = "dry-run"
+REVISION_PARAM = "revision"
 # Room for `--atomic` to roll back after helm's own timeout, before Tekton kills the pod.
 TASK_MARGIN_S = 300
 FINALLY_TIMEOUT_S = 600
@@ -88,6 +97,12 @@ case "$CHART" in
 esac
 if [ -n "$REPO_URL" ]; then set -- "$@" --repo "$REPO_URL"; fi
 if [ -n "$CHART_VERSION" ]; then set -- "$@" --version "$CHART_VERSION"; fi
+echo "release $RELEASE: revision ${REVISION:-unknown}, dry run: $DRY_RUN"
+if [ "$DRY_RUN" = true ]; then
+  # The API server validates what would change; --wait/--atomic mean nothing here.
+  exec helm upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" \\
+    --dry-run=server --timeout "$HELM_TIMEOUT" "$@"
+fi
 exec helm upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" \\
   --create-namespace --wait --atomic --timeout "$HELM_TIMEOUT" "$@"
 """
@@ -102,8 +117,11 @@ for entry in $CHARTS; do
   release=${entry%%:*}; rest=${entry#*:}; namespace=${rest%%:*}; status=${rest#*:}
   state=$(helm status "$release" --namespace "$namespace" 2>/dev/null \\
     | sed -n 's/^STATUS: //p')
-  case "$state" in
-    pending-*)
+  case "$DRY_RUN:$state" in
+    true:pending-*)
+      # A dry run changed nothing: the pending release is another run's to finish.
+      state="$state, left alone (dry run)" ;;
+    *:pending-*)
       if helm rollback "$release" --namespace "$namespace" --wait; then
         state="$state, rolled back"
       elif helm uninstall "$release" --namespace "$namespace" --wait; then
@@ -124,7 +142,7 @@ def helm_task(image: str, namespace: str) -> dict[str, Any]:
     env = [
         ("RELEASE", "release"), ("CHART", "chart"), ("REPO_URL", "repo-url"),
         ("CHART_VERSION", "version"), ("NAMESPACE", "namespace"), ("VALUES", "values"),
-        ("HELM_TIMEOUT", "timeout"),
+        ("HELM_TIMEOUT", "timeout"), ("DRY_RUN", DRY_RUN_PARAM), ("REVISION", REVISION_PARAM),
     ]
     return {
         "apiVersion": API_VERSION,
@@ -132,7 +150,8 @@ def helm_task(image: str, namespace: str) -> dict[str, Any]:
         "metadata": {"name": HELM_TASK, "namespace": namespace},
         "spec": {
             "description": "helm upgrade --install one chart with the site's values, "
-                           "waiting for it and rolling back if it fails.",
+                           "waiting for it and rolling back if it fails (or only "
+                           "--dry-run=server).",
             "params": [
                 _param("release", "Helm release name"),
                 _param("chart", "chart name in repo-url, or ./FILE.tgz in the values workspace"),
@@ -142,6 +161,8 @@ def helm_task(image: str, namespace: str) -> dict[str, Any]:
                 _param("values", "values files: workspace keys, space-separated, in order", ""),
                 _param("timeout", "helm --timeout", "10m0s"),
                 _param("image", "image with helm and a POSIX shell", image),
+                _param(DRY_RUN_PARAM, "true: helm --dry-run=server, nothing changes", "false"),
+                _param(REVISION_PARAM, "the git revision that asked for the run (logged)", ""),
             ],
             "workspaces": [{"name": VALUES_WORKSPACE, "readOnly": True,
                             "description": "the values files (a ConfigMap)"}],
@@ -167,12 +188,14 @@ def finally_task(image: str, namespace: str) -> dict[str, Any]:
             "params": [
                 _param("charts", "release:namespace:task-status entries, space-separated"),
                 _param("image", "image with helm and a POSIX shell", image),
+                _param(DRY_RUN_PARAM, "true: report only, roll nothing back", "false"),
             ],
             "results": [{"name": "summary", "description": "one line per chart"}],
             "steps": [{
                 "name": "summarise",
                 "image": "$(params.image)",
                 "env": [{"name": "CHARTS", "value": "$(params.charts)"},
+                        {"name": "DRY_RUN", "value": f"$(params.{DRY_RUN_PARAM})"},
                         {"name": "SUMMARY", "value": "$(results.summary.path)"}],
                 "script": _FINALLY_SCRIPT,
             }],
@@ -223,6 +246,8 @@ def pipeline(site: Site, base_values: Mapping[str, Sequence[str]]) -> dict[str, 
                 {"name": "values", "value": f"$(params.{values_param(name)})"},
                 {"name": "timeout", "value": duration(seconds(chart.timeout))},
                 {"name": "image", "value": "$(params.helm-image)"},
+                {"name": DRY_RUN_PARAM, "value": f"$(params.{DRY_RUN_PARAM})"},
+                {"name": REVISION_PARAM, "value": f"$(params.{REVISION_PARAM})"},
             ],
             "workspaces": [{"name": VALUES_WORKSPACE, "workspace": VALUES_WORKSPACE}],
             "timeout": duration(seconds(chart.timeout) + TASK_MARGIN_S),
@@ -235,6 +260,10 @@ def pipeline(site: Site, base_values: Mapping[str, Sequence[str]]) -> dict[str, 
     params = [_param("helm-image", "image the Helm steps run in", site.charts.helm_image)]
     params += [_param(values_param(t["name"]), f"values files of {t['name']} (workspace keys)",
                       " ".join(base_values.get(t["name"], ()))) for t in tasks]
+    params += [_param(DRY_RUN_PARAM, "true: validate with helm --dry-run=server, change "
+                      "nothing", "false"),
+               _param(REVISION_PARAM, "the git revision that asked for this run (logged "
+                      "by every chart's task)", "")]
     return {
         "apiVersion": API_VERSION,
         "kind": "Pipeline",
@@ -250,7 +279,8 @@ def pipeline(site: Site, base_values: Mapping[str, Sequence[str]]) -> dict[str, 
                 "name": FINALLY_NAME,
                 "taskRef": {"name": FINALLY_TASK},
                 "params": [{"name": "charts", "value": statuses},
-                           {"name": "image", "value": "$(params.helm-image)"}],
+                           {"name": "image", "value": "$(params.helm-image)"},
+                           {"name": DRY_RUN_PARAM, "value": f"$(params.{DRY_RUN_PARAM})"}],
                 "timeout": duration(FINALLY_TIMEOUT_S),
             }],
         },

@@ -241,7 +241,9 @@ class ProwJobs(Strict):
 
 class Prow(Strict):
     """Prow (phase `prow`): GitHub webhooks start the chart pipeline. Opt-in: Prow needs
-    GitHub (or GitHub Enterprise) reachable from the cluster; it cannot run air-gapped."""
+    GitHub (or GitHub Enterprise) reachable from the cluster; it cannot run air-gapped.
+    The jobs run the handover phase's Pipeline (named after the site, in
+    charts.pipeline_namespace), so an enabled Prow needs charts.apply_pipeline."""
 
     enabled: bool = False
     # The DNS name GitHub posts webhooks to: https://<host>/hook (also Deck's address).
@@ -266,9 +268,6 @@ class Prow(Strict):
                                 pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$")
     # The image job pods run in to start the PipelineRun: it needs kubectl and a POSIX shell.
     job_image: str = Field(default="docker.io/alpine/k8s:1.35.4", pattern=r"^\S+$")
-    # The Tekton Pipeline the jobs run, and its namespace; unset name: taco-<site name>.
-    pipeline: Name | None = None
-    pipeline_namespace: Name = "taco-deploy"
     # IngressClass of the Ingress for `host`; unset: the cluster's default class.
     ingress_class: Name | None = None
     # StorageClass for ghproxy's cache and the job logs (minio); unset: emptyDir volumes

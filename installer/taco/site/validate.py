@@ -818,9 +818,22 @@ class _Checker:
             self.add((*base, "jobs", "periodic_cron"), f"'{jobs.periodic_cron}' is not a "
                      "cron schedule", "write five fields: minute hour day month weekday, "
                      "e.g. '0 3 * * *'")
-        if prow.pipeline is None and len(f"taco-{self.site.name}") > 63:
-            self.add((*base, "pipeline"), f"the default pipeline name taco-{self.site.name} "
-                     "is longer than 63 characters", "set prow.pipeline to the pipeline's name")
+        if not prow.enabled:
+            return
+        longest = f"taco-{self.site.name}-drift-check"
+        if len(longest) > 63:
+            self.add(("name",), f"Prow's job name {longest} is longer than 63 characters "
+                     "(job names become label values)", "shorten the site name to at most "
+                     f"{63 - len(longest) + len(self.site.name)} characters")
+        charts = self.site.charts
+        if not charts.apply_pipeline:
+            self.add(("charts", "apply_pipeline"), "prow is enabled but charts.apply_pipeline "
+                     "is false: Prow's jobs run the site's pipeline, which must be in the "
+                     "cluster", "set charts.apply_pipeline: true (or prow.enabled: false)")
+        if not charts.groups:
+            self.add(("charts", "groups"), "prow is enabled but charts.groups is empty: there "
+                     "is no pipeline for Prow's jobs to run", "list the chart groups to deploy "
+                     "under charts.groups (or set prow.enabled: false)")
 
     def check_extra_vars(self) -> None:
         for key in self.site.extra_vars:

@@ -11,10 +11,12 @@ Tested in tests/unit/test_prow_*.py. Inputs are the inventory's `taco_prow` (the
 - prow_secret_problems / prow_secrets: the secrets file checked (without ever naming a
   value) and turned into Kubernetes Secrets.
 
-Jobs run with `agent: kubernetes`: a decorated pod creates a PipelineRun of the site's
-Pipeline with kubectl and waits for it. Prow's `tekton-pipeline` agent needs the separate
-`pipeline` controller, which is not part of Prow's starter deployment and supports none of
-the pod utilities (logs in Deck), so taco does not use it.
+Jobs run with `agent: kubernetes`: a decorated pod starts a run of the site's Pipeline
+(the handover phase's: named after the site, in charts.pipeline_namespace) from the
+environment's PipelineRun template in the ConfigMap <site>-run-templates, adds the params
+dry-run and revision, creates it with kubectl and waits for it. Prow's `tekton-pipeline`
+agent needs the separate `pipeline` controller, which is not part of Prow's starter
+deployment and supports none of the pod utilities (logs in Deck), so taco does not use it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ PLUGINS = ("approve", "assign", "help", "hold", "label", "lgtm", "trigger", "ver
 JOBS_ACCOUNT = "taco-prow-jobs"
 SECRET_KEYS = frozenset({"hmac_token", "github_token", "github_app_private_key"})
 MANAGED_LABEL = "taco.dev/prow"
+# Where the handover phase puts the pipeline and its run templates (site model: charts).
+DEFAULT_PIPELINE_NAMESPACE = "taco-charts"
+RUN_TEMPLATES_SUFFIX = "run-templates"
 _PLACEHOLDER = re.compile(r"\$[A-Z][A-Z0-9_]*")
 _STARTER_SECRETS = ("github-token", "hmac-token")
 
@@ -67,54 +72,43 @@ def _image(prow: Mapping[str, Any], name: str, tag: str) -> str:
     return f"{registry}/{name}:{tag}"
 
 
-def prow_pipeline_name(prow: Mapping[str, Any], site_name: str) -> str:
-    """The Tekton Pipeline the jobs start: the site's setting, else taco-<site name>."""
-    return str(prow.get("pipeline") or f"taco-{site_name}")
+def _pipeline_namespace(charts: Mapping[str, Any] | None) -> str:
+    return str((charts or {}).get("pipeline_namespace") or DEFAULT_PIPELINE_NAMESPACE)
+
+
+def _run_templates(site_name: str) -> str:
+    return f"{site_name}-{RUN_TEMPLATES_SUFFIX}"
 
 
 # -- config.yaml ---------------------------------------------------------------------------
 
 
-def _pipelinerun(prow: Mapping[str, Any], site_name: str, charts: Mapping[str, Any],
-                 job: str, dry_run: bool) -> dict[str, Any]:
-    """The PipelineRun a job creates; @REVISION@ is filled in by the job's script."""
-    environment = str(charts.get("environment") or "dev")
-    env_settings = (charts.get("environments") or {}).get(environment) or {}
-    account = str(env_settings.get("service_account") or "taco-chart-deployer")
-    pipeline = prow_pipeline_name(prow, site_name)
-    return {
-        "apiVersion": "tekton.dev/v1",
-        "kind": "PipelineRun",
-        "metadata": {
-            "generateName": f"{pipeline}-prow-",
-            "namespace": prow.get("pipeline_namespace") or "taco-deploy",
-            "labels": {"tekton.dev/pipeline": pipeline, "taco.dev/prow-job": job},
-        },
-        "spec": {
-            "pipelineRef": {"name": pipeline},
-            "params": [
-                {"name": "dry-run", "value": "true" if dry_run else "false"},
-                {"name": "revision", "value": "@REVISION@"},
-            ],
-            "taskRunTemplate": {"serviceAccountName": account},
-        },
-    }
-
-
-# The job's script: create the run, then follow its Succeeded condition until it settles.
-# PULL_PULL_SHA (presubmits) or PULL_BASE_SHA (postsubmits) is the revision Prow tested.
-_SCRIPT = """set -eu
+# The job's script: take the environment's template from the ConfigMap the handover phase
+# applied, add dry-run, revision and the job's label, create the run, then follow its
+# Succeeded condition until it settles. PULL_PULL_SHA (presubmits) or PULL_BASE_SHA
+# (postsubmits) is the revision Prow tested; periodics have none.
+_SCRIPT = r"""set -eu
 revision="${PULL_PULL_SHA:-${PULL_BASE_SHA:-}}"
-run=$(printf '%s' "$TACO_PIPELINERUN" | sed "s/@REVISION@/${revision}/" \\
-      | kubectl create -f - -o name)
-echo "started ${run} in namespace ${TACO_NAMESPACE}"
+templates=$(kubectl get configmap -n "${TACO_NAMESPACE}" "${TACO_TEMPLATES}" -o json) || {
+  echo "no ConfigMap ${TACO_TEMPLATES} in ${TACO_NAMESPACE}: run taco's handover phase with" \
+       "charts.apply_pipeline: true"; exit 1; }
+pipelinerun=$(printf '%s' "${templates}" | jq -ce --arg key "${TACO_ENVIRONMENT}.json" \
+  --arg dry "${TACO_DRY_RUN}" --arg rev "${revision}" --arg job "${TACO_JOB}" '
+  (.data[$key] // error("ConfigMap \(.metadata.name) has no template \($key)"))
+  | fromjson
+  | .metadata.labels["taco.dev/prow-job"] = $job
+  | .spec.params = [(.spec.params // [])[] | select(.name != "dry-run" and .name != "revision")]
+                   + [{name: "dry-run", value: $dry}, {name: "revision", value: $rev}]')
+run=$(printf '%s' "${pipelinerun}" | kubectl create -f - -o name)
+echo "started ${run} in namespace ${TACO_NAMESPACE}" \
+     "(dry run: ${TACO_DRY_RUN}, revision: ${revision:-none})"
 deadline=$(( $(date +%s) + TACO_TIMEOUT_S ))
 while [ "$(date +%s)" -lt "${deadline}" ]; do
-  state=$(kubectl get -n "${TACO_NAMESPACE}" "${run}" \\
+  state=$(kubectl get -n "${TACO_NAMESPACE}" "${run}" \
           -o jsonpath='{.status.conditions[?(@.type=="Succeeded")].status}')
   case "${state}" in
     True) echo "${run} succeeded"; exit 0 ;;
-    False) kubectl get -n "${TACO_NAMESPACE}" "${run}" \\
+    False) kubectl get -n "${TACO_NAMESPACE}" "${run}" \
              -o jsonpath='{.status.conditions[?(@.type=="Succeeded")].message}'; echo
            echo "${run} failed"; exit 1 ;;
   esac
@@ -135,7 +129,6 @@ def _seconds(duration: str) -> int:
 def _job(prow: Mapping[str, Any], site_name: str, charts: Mapping[str, Any], name: str,
          dry_run: bool) -> dict[str, Any]:
     jobs = prow.get("jobs") or {}
-    run = _pipelinerun(prow, site_name, charts, name, dry_run)
     return {
         "name": name,
         "agent": "kubernetes",
@@ -147,8 +140,12 @@ def _job(prow: Mapping[str, Any], site_name: str, charts: Mapping[str, Any], nam
                 "command": ["/bin/sh", "-c"],
                 "args": [_SCRIPT],
                 "env": [
-                    {"name": "TACO_PIPELINERUN", "value": json.dumps(run, sort_keys=True)},
-                    {"name": "TACO_NAMESPACE", "value": run["metadata"]["namespace"]},
+                    {"name": "TACO_NAMESPACE", "value": _pipeline_namespace(charts)},
+                    {"name": "TACO_TEMPLATES", "value": _run_templates(site_name)},
+                    {"name": "TACO_ENVIRONMENT",
+                     "value": str(charts.get("environment") or "dev")},
+                    {"name": "TACO_DRY_RUN", "value": "true" if dry_run else "false"},
+                    {"name": "TACO_JOB", "value": name},
                     {"name": "TACO_TIMEOUT_S", "value": str(_seconds(jobs.get("timeout")
                                                                      or "2h"))},
                 ],
@@ -180,7 +177,8 @@ def prow_config(prow: Mapping[str, Any], site_name: str, charts: Mapping[str, An
         decoration["github_app_private_key_secret"] = {"name": "github-token", "key": "cert"}
     else:
         decoration["oauth_token_secret"] = {"name": "github-token", "key": "token"}
-    pipeline = prow_pipeline_name(prow, site_name)
+    # Job names: taco-<site>-<kind> (validation keeps them within 63 characters).
+    prefix = f"taco-{site_name}"
     config: dict[str, Any] = {
         "prowjob_namespace": PROW_NAMESPACE,
         "pod_namespace": POD_NAMESPACE,
@@ -218,7 +216,7 @@ def prow_config(prow: Mapping[str, Any], site_name: str, charts: Mapping[str, An
     }
     if jobs.get("presubmit", True):
         config["presubmits"] = {repo: [{
-            **_job(prow, site_name, charts, f"{pipeline}-dry-run", dry_run=True),
+            **_job(prow, site_name, charts, f"{prefix}-dry-run", dry_run=True),
             "always_run": True,
             "context": "taco/dry-run",
             "rerun_command": "/test dry-run",
@@ -226,14 +224,14 @@ def prow_config(prow: Mapping[str, Any], site_name: str, charts: Mapping[str, An
         }] for repo in repos}
     if jobs.get("postsubmit", True):
         config["postsubmits"] = {repo: [{
-            **_job(prow, site_name, charts, f"{pipeline}-deploy", dry_run=False),
+            **_job(prow, site_name, charts, f"{prefix}-deploy", dry_run=False),
             "branches": [f"^{re.escape(branch)}$"],
             "max_concurrency": 1,
         }] for repo in repos}
     interval, cron = jobs.get("periodic_interval"), jobs.get("periodic_cron")
     if interval or cron:
         periodic = {
-            **_job(prow, site_name, charts, f"{pipeline}-drift-check", dry_run=True),
+            **_job(prow, site_name, charts, f"{prefix}-drift-check", dry_run=True),
             "extra_refs": [{"org": prow["org"], "repo": prow["repos"][0],
                             "base_ref": branch}],
         }
@@ -341,9 +339,10 @@ def _volumes_without_claims(doc: dict[str, Any]) -> None:
             volume["emptyDir"] = {}
 
 
-def _jobs_rbac(prow: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The jobs' ServiceAccount (in test-pods) may start and read PipelineRuns."""
-    namespace = str(prow.get("pipeline_namespace") or "taco-deploy")
+def _jobs_rbac(site_name: str, charts: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The jobs' ServiceAccount (in test-pods) may read the run templates and start and
+    read PipelineRuns, in the pipeline's namespace only."""
+    namespace = _pipeline_namespace(charts)
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         {"apiVersion": "v1", "kind": "ServiceAccount",
@@ -351,7 +350,9 @@ def _jobs_rbac(prow: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
          "metadata": {"name": JOBS_ACCOUNT, "namespace": namespace},
          "rules": [{"apiGroups": ["tekton.dev"], "resources": ["pipelineruns"],
-                    "verbs": ["create", "get", "list", "watch"]}]},
+                    "verbs": ["create", "get", "list", "watch"]},
+                   {"apiGroups": [""], "resources": ["configmaps"],
+                    "resourceNames": [_run_templates(site_name)], "verbs": ["get"]}]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
          "metadata": {"name": JOBS_ACCOUNT, "namespace": namespace},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
@@ -413,7 +414,7 @@ def prow_components(
             raise _fail("prow_components", f"{kind} {meta.get('name')}: placeholder(s) "
                         f"{', '.join(left)} of the starter manifest are not known to taco")
         objects.append(doc)
-    objects.extend(_jobs_rbac(prow))
+    objects.extend(_jobs_rbac(site_name, charts))
     # Namespaces first, so the namespaced objects of one apply find theirs.
     return sorted(objects, key=lambda doc: doc["kind"] != "Namespace")
 
@@ -580,7 +581,6 @@ class FilterModule:
             "prow_revision": prow_revision,
             "prow_annotated": prow_annotated,
             "prow_live_annotations": prow_live_annotations,
-            "prow_pipeline_name": prow_pipeline_name,
             "prow_secret_problems": prow_secret_problems,
             "prow_blob_credentials": prow_blob_credentials,
             "prow_secrets": prow_secrets,
