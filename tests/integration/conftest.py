@@ -18,15 +18,16 @@ if TYPE_CHECKING:
 
 IMAGE = "localhost/taco-node:bookworm"
 
-# Minutes each long test (module or molecule scenario) took on a busy CI run: xdist hands
-# out work in collection order, so the longest go first and the two workers end together
-# instead of one finishing a 25-minute site test alone. Unlisted tests count as short.
+# Minutes each long test (module or molecule scenario) took in a full run (`--durations`).
+# xdist hands out single tests in collection order: the longest go first, so the two workers
+# end together instead of one running a long scenario alone. Unlisted tests count as short.
 MINUTES = {
-    "test_site.py": 30, "roles/kubernetes/default": 26, "roles/cni/default": 23,
-    "test_aio.py": 12, "roles/container_runtime/default": 12, "roles/node_labels/default": 11,
-    "roles/tekton/default": 11, "roles/prow/default": 11, "roles/verify/default": 11,
-    "roles/handover/default": 11, "test_network_rollback.py": 10,
-    "roles/os_bootstrap/default": 8,
+    "test_site.py": 40, "test_aio.py": 13, "roles/kubernetes/default": 10,
+    "test_network_rollback.py": 10, "roles/cni/default": 6, "roles/tekton/default": 5,
+    "roles/network/default": 4, "roles/verify/default": 3, "roles/api_loadbalancer/default": 3,
+    "roles/prow/default": 3, "roles/container_runtime/default": 3,
+    "roles/handover/default": 3, "roles/storage/default": 2, "roles/node_labels/default": 2,
+    "roles/os_bootstrap/default": 2,
 }
 
 
