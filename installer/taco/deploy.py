@@ -293,6 +293,21 @@ def reach(loaded: LoadedSite) -> list[HostCheck]:
     return check_reach(loaded.site)
 
 
+def reach_and_record(
+    loaded: LoadedSite, record: RunRecord, on_reach: Callable[[list[HostCheck]], None]
+) -> list[HostCheck]:
+    """Reach every node, show the rows, keep them in the record; the failed rows."""
+    from taco.engine.records import write_private
+    from taco.preflight.checks import failures
+
+    checks = reach(loaded)
+    on_reach(checks)
+    write_private(record.path / "reach.json",
+                  json.dumps([{"host": c.host, "check": c.check, "status": str(c.status),
+                               "detail": c.detail} for c in checks], indent=2))
+    return failures(checks)
+
+
 def execute(
     plan: Plan,
     options: RunOptions,
@@ -302,20 +317,14 @@ def execute(
     on_reach: Callable[[list[HostCheck]], None],
 ) -> RunResult:
     """Reach every node, then run the plan's phases through the engine."""
-    from taco.engine.records import RunRecord, write_private
+    from taco.engine.records import RunRecord
     from taco.engine.runner import RunRequest, run_phases
-    from taco.preflight.checks import failures
 
     site = plan.loaded.site
     record = RunRecord.create(site.name, command, root=plan.settings["record_dir"].value,
                               check=options.check, limit=options.limit)
     record.write_site(site)
-    checks = reach(plan.loaded)
-    on_reach(checks)
-    write_private(record.path / "reach.json",
-                  json.dumps([{"host": c.host, "check": c.check, "status": str(c.status),
-                               "detail": c.detail} for c in checks], indent=2))
-    failed = failures(checks)
+    failed = reach_and_record(plan.loaded, record, on_reach)
     if failed:
         record.finish("failed")
         rows = "\n".join(f"  {c.host}: {c.check}: {c.detail}" for c in failed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from sitetext import ONE_NODE_SITE
 
 from taco.errors import SiteInvalid, SiteIssue
 from taco.inventory.build import build_inventory
@@ -14,13 +15,7 @@ from taco.site.load import load_site, load_site_text
 if TYPE_CHECKING:
     from pathlib import Path
 
-SITE = """\
-name: demo
-networks:
-  management: {purpose: management, cidr: 10.77.0.0/24}
-nodes:
-  - {name: node1, address: 10.77.0.11, roles: [control-plane, worker]}
-"""
+SITE = ONE_NODE_SITE
 # Prow's jobs run the handover phase's pipeline: it must exist and be applied.
 CHARTS = """\
 charts:

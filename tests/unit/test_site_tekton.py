@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sitetext import ONE_NODE_SITE
 
 from taco.errors import SiteInvalid, SiteIssue
 from taco.inventory.build import build_inventory
 from taco.site.load import load_site_text
 
-SITE = """\
-name: demo
-networks:
-  management: {purpose: management, cidr: 10.77.0.0/24}
-nodes:
-  - {name: node1, address: 10.77.0.11, roles: [control-plane, worker]}
-"""
+SITE = ONE_NODE_SITE
 
 
 def _issues(tekton: str) -> list[SiteIssue]:

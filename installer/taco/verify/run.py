@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from taco.deploy import inventory_for, kubeconfig_path, reach
+from taco.deploy import inventory_for, kubeconfig_path, reach_and_record
 from taco.engine.events import CheckReport
 from taco.engine.phases import Phase
 from taco.errors import PreflightFailed, VerifyFailed
@@ -72,7 +72,6 @@ def verify(
     """Reach every node (read-only), then run the verify playbook; nothing on a host changes."""
     from taco.engine.records import RunRecord, write_private
     from taco.engine.runner import RunRequest, run_phases
-    from taco.preflight.checks import failures
 
     site = loaded.site
     settings = resolve(site, options.settings)
@@ -82,12 +81,7 @@ def verify(
     record = RunRecord.create(site.name, "verify", root=record_root, limit=options.limit,
                               read_only=True)
     record.write_site(site)
-    checks = reach(loaded)
-    on_reach(checks)
-    write_private(record.path / "reach.json",
-                  json.dumps([{"host": c.host, "check": c.check, "status": str(c.status),
-                               "detail": c.detail} for c in checks], indent=2))
-    unreachable = failures(checks)
+    unreachable = reach_and_record(loaded, record, on_reach)
     if unreachable:
         record.finish("failed")
         rows = "\n".join(f"  {c.host}: {c.check}: {c.detail}" for c in unreachable)
