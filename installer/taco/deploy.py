@@ -257,6 +257,15 @@ def kubeconfig_path(site: Site) -> Path:
     return state_dir() / "kubeconfig" / f"{site.name}.conf"
 
 
+def deploy_host_paths(site: Site) -> dict[str, str]:
+    """Where roles keep files on the deploy host: every run of the site shares them."""
+    return {
+        # Downloads land here once per deploy host and are pushed to nodes from it.
+        "taco_artifact_cache": str(state_dir() / "cache" / "artifacts"),
+        "taco_kubeconfig_path": str(kubeconfig_path(site)),
+    }
+
+
 def prepare_phase(site: Site) -> Callable[[Phase, RunRecord], None]:
     """The engine's per-phase hook: the handover phase gets its bundle rendered first.
 
@@ -343,9 +352,7 @@ def execute(
         verbosity=options.verbosity,
         extravars={
             "taco_wipe_marked_disks": options.wipe_marked_disks,
-            # Downloads land here once per deploy host and are pushed to nodes from it.
-            "taco_artifact_cache": str(state_dir() / "cache" / "artifacts"),
-            "taco_kubeconfig_path": str(kubeconfig_path(site)),
+            **deploy_host_paths(site),
             "taco_reset_confirmed": options.reset_confirmed,
             # A reset leaves no images, containers or snapshots of the old cluster behind.
             "taco_reset_containerd_state": options.reset_confirmed,

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from taco.deploy import inventory_for, kubeconfig_path, reach_and_record
+from taco.deploy import deploy_host_paths, inventory_for, reach_and_record
 from taco.engine.events import CheckReport
 from taco.engine.phases import Phase
 from taco.errors import PreflightFailed, VerifyFailed
-from taco.paths import content_root, state_dir
+from taco.paths import content_root
 from taco.settings import resolve
 from taco.verify.prerequisites import phases_not_run
 from taco.verify.results import CheckResult, failed, from_report
@@ -104,8 +104,7 @@ def verify(
         verbosity=options.verbosity,
         extravars={
             "taco_verify_phases_not_run": skipped,
-            "taco_artifact_cache": str(state_dir() / "cache" / "artifacts"),
-            "taco_kubeconfig_path": str(kubeconfig_path(site)),
+            **deploy_host_paths(site),
         },
         forks=int(settings["forks"].value),
         host_key_checking=site.ssh.host_key_checking,
