@@ -37,8 +37,9 @@ done_step() {
 # --- Packages -------------------------------------------------------------
 # runc: crun cannot run here (cgroup v1 hybrid mounts). uidmap/iptables come with
 # podman; openssh-client for `taco lab ssh` and molecule's SSH; util-linux (losetup) is
-# essential; jq runs Prow's job script in its unit test (the job image carries jq).
-packages=(podman runc debootstrap openssh-client jq)
+# essential; jq runs Prow's job script in its unit test (the job image carries jq);
+# skopeo and docker-registry are what `taco mirror` copies and serves images with.
+packages=(podman runc debootstrap openssh-client jq skopeo docker-registry)
 step "Packages: ${packages[*]}"
 missing=()
 for pkg in "${packages[@]}"; do
@@ -51,6 +52,10 @@ if ((${#missing[@]})); then
   done_step "installed ${missing[*]}"
 else
   done_step "skipped: all installed"
+fi
+# The package enables a registry on :5000; taco starts its own when asked, so none idles.
+if [[ -d /run/systemd/system ]] && systemctl is-enabled -q docker-registry 2>/dev/null; then
+  systemctl disable --now docker-registry
 fi
 
 # --- containers.conf --------------------------------------------------------

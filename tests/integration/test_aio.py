@@ -48,11 +48,16 @@ def aio_on_a_lab_node(stack: contextlib.ExitStack, lab_factory: Callable[..., La
     lab = lab_factory(1)
     site = yaml.safe_load(lab.site_file.read_text())
     node = site["nodes"][0]
+    gateway = site["networks"]["management"]["gateway"]
     # Helm runs on the node: its chart repository is served where the node reaches this host.
     charts = stack.enter_context(fixtures.serve_directory(
-        standin_mirror.directory / "charts", host=site["networks"]["management"]["gateway"]))
+        standin_mirror.directory / "charts", host=gateway))
+    # The site's images come from a taco mirror only (no registry is reachable here).
+    registry, registry_ca, images = image_mirror(stack, lab.state_dir / "images",
+                                                 standin_mirror, gateway, lab.env)
     settings = [f"mirrors.artifacts={standin_mirror.url}",
                 f"mirrors.artifact_manifest={standin_mirror.manifest}",
+                f"mirrors.registry={registry}", f"mirrors.registry_ca={registry_ca}",
                 "kubernetes.cni=host-gw",
                 f"helm.repositories=[{{name: taco-test, url: '{charts}'}}]",
                 *(f"extra_vars.{name}={json.dumps(value)}"
@@ -107,6 +112,13 @@ def aio_on_a_lab_node(stack: contextlib.ExitStack, lab_factory: Callable[..., La
         data = (bundle / entry["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry
 
+    # containerd pulled the pause image by its upstream name, through the mirror (the node
+    # reaches no other registry), and pulls any other image of the release the same way.
+    ctr = ["ctr", "--namespace", "k8s.io"]
+    assert "registry.k8s.io/pause:3.10.1" in on_node(*ctr, "images", "ls", "-q").split()
+    tekton_image = next(image for image in images if image.startswith("ghcr.io/tektoncd/"))
+    on_node(*ctr, "images", "pull", "--hosts-dir", "/etc/containerd/certs.d", tekton_image)
+
     # Helm reaches the site's repository; Tekton's controllers are up.
     repos = json.loads(on_node("helm", "repo", "list", "-o", "json"))
     assert [repo["name"] for repo in repos] == ["taco-test"]
@@ -130,3 +142,61 @@ def aio_on_a_lab_node(stack: contextlib.ExitStack, lab_factory: Callable[..., La
                          check=False)
     assert red.returncode == 7, red.stdout[-6000:] + red.stderr[-3000:]
     assert "tekton-pipelines-controller not available" in red.stdout, red.stdout[-6000:]
+
+    # An image the mirror lacks stops the container runtime phase naming image and mirror.
+    missing = "registry.k8s.io/not-in-the-mirror:1.0"
+    absent = subprocess.run(
+        [*argv[:-2], "--set", f"extra_vars.container_runtime_prepull_images=[{missing}]",
+         "--only", "container_runtime", "--output", "plain"],
+        env=lab.env, capture_output=True, text=True, timeout=900, check=False)
+    assert absent.returncode != 0, absent.stdout[-6000:]
+    assert missing in absent.stdout and registry in absent.stdout, absent.stdout[-6000:]
+
+
+def image_mirror(stack: contextlib.ExitStack, work: Path, standin_mirror: Mirror,
+                 gateway: str, env: dict[str, str]) -> tuple[str, Path, list[str]]:
+    """`taco mirror sync` the test mirror with its images, then `taco mirror serve` it on the
+    lab network with TLS from a site CA; returns the registry address, the CA file and the
+    images in it.
+
+    The images are built here under their upstream names (tests/standins/images.py) and
+    pushed to a loopback registry that plays the upstream registries.
+    """
+    from images import push_image
+
+    from taco.artifacts.images import release_images
+    from taco.artifacts.lock import Lock
+    from taco.artifacts.manifest import load_manifest
+    from taco.artifacts.registry import image_label, start_registry
+
+    upstream = start_registry(work / "upstream")
+    stack.callback(upstream.stop)
+    expected = release_images(load_manifest(standin_mirror.manifest),
+                              load_manifest(standin_mirror.manifest).default_release, Lock(),
+                              standin_mirror.directory)
+    assert expected.complete and len(expected.images) > 10, expected.incomplete_notes()
+    labels = [image_label(image.ref) for image in expected.images]
+    for label in labels:
+        push_image(work / "build", upstream.endpoint.address, label)
+    mirror = work / "mirror"
+    taco = [sys.executable, "-m", "taco.cli.main", "mirror"]
+    synced = subprocess.run(
+        [*taco, "sync", str(mirror), "--manifest", str(standin_mirror.manifest),
+         "--from", standin_mirror.url, "--images-from", f"http://{upstream.endpoint.address}",
+         "--record-digests", "--lock", str(work / "artifacts.lock.yml")],
+        env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert synced.returncode == 0, synced.stdout[-4000:] + synced.stderr[-4000:]
+    port = fixtures.free_port()
+    serve = subprocess.Popen([*taco, "serve", str(mirror), "--bind", gateway, "--port", "0",
+                              "--registry-port", str(port), "--ca-dir", str(work / "ca")],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    stack.callback(serve.wait, 30)
+    stack.callback(serve.terminate)
+    assert serve.stdout is not None
+    for line in serve.stdout:
+        if "serving images at https://" in line:
+            break
+    else:
+        raise AssertionError(f"taco mirror serve exited with {serve.wait()}")
+    return f"{gateway}:{port}", work / "ca" / "ca.pem", labels

@@ -218,6 +218,19 @@ def shape_manifests(target: Path, artifacts: dict[str, Any], release: dict[str, 
         release[component] = version
 
 
+def listed_images(release: dict[str, str]) -> dict[str, Any]:
+    """taco's own image list, without digests: tests build these images themselves
+    (tests/standins/images.py) and record their digests."""
+    package = yaml.safe_load(PACKAGE_MANIFEST.read_text())
+    pins = package["releases"][RELEASE]
+    images: dict[str, Any] = {}
+    for name, entry in package.get("images", {}).items():
+        component = entry.get("component", name)
+        release.setdefault(component, pins[component])
+        images[name] = {key: value for key, value in entry.items() if key != "digests"}
+    return images
+
+
 def build(target: Path, suite: str = "bookworm", arches: tuple[str, ...] = ()) -> dict[str, Any]:
     """Build the whole mirror into target (created); returns the manifest written."""
     arches = arches or (host_arch(),)
@@ -264,9 +277,10 @@ def build(target: Path, suite: str = "bookworm", arches: tuple[str, ...] = ()) -
             entry["versions"].setdefault(deb["version"], {})[deb["arch"]] = deb["sha256"]
             release[deb["name"]] = deb["version"]
     shape_manifests(target, artifacts, release)
+    images = listed_images(release)
     chart_repository(target / "charts")
     manifest = {"schema": 1, "default_release": RELEASE, "releases": {RELEASE: release},
-                "artifacts": artifacts}
+                "artifacts": artifacts, "images": images}
     header = (f"# TEST artifact manifest written by tests/standins/build_mirror.py ({suite}).\n"
               "# kubeadm, kubelet, kubectl and helm are STAND-INs (tests/standins/README.md);\n"
               "# the Tekton and Prow manifests are hand-written SHAPE files (tests/fixtures/);\n"

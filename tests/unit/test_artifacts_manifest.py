@@ -32,6 +32,8 @@ from taco.artifacts.resolve import (
     release_files,
     site_artifacts,
     site_files,
+    site_images,
+    site_release,
 )
 from taco.errors import SiteInvalid, SiteIssue
 from taco.inventory.build import build_inventory
@@ -343,3 +345,128 @@ def test_missing_digests_are_the_recorded_files_the_lock_lacks() -> None:
                 and lock.digest(name, version, ALL) is None]
     assert [item.name for item in missing_digests(site)] == expected
     assert "calico_manifest" not in expected and "tekton_triggers" in expected
+
+
+# -- images ---------------------------------------------------------------------------
+
+IMAGES = """\
+images:
+  kube_apiserver:
+    component: kubeadm
+    ref: registry.k8s.io/kube-apiserver:v{version}
+  pause:
+    ref: registry.k8s.io/pause:{version}
+    digests: {"3.10.1": DIGEST}
+"""
+
+
+# Lines of good.yml: the images: text starts right after them.
+GOOD_LINES = len((FIXTURES / "good.yml").read_text().splitlines())
+
+
+def _with_images(tmp_path: Path, images: str, pins: str = ", pause: 3.10.1") -> Path:
+    text = (FIXTURES / "good.yml").read_text().replace("calico: 3.31.5}",
+                                                      f"calico: 3.31.5{pins}}}")
+    path = tmp_path / "m.yml"
+    path.write_text(text + images.replace("DIGEST", "7e" * 32))
+    return path
+
+
+def _image_issues(path: Path) -> list[tuple[str, int | None, str]]:
+    return [(i.path, i.line, f"{i.message} | {i.hint}") for i in _issues(path)]
+
+
+def test_images_load_with_their_release_versions(tmp_path: Path) -> None:
+    manifest = load_manifest(_with_images(tmp_path, IMAGES))
+    listed = {name: (image.ref_for(version), image.digests.get(version))
+              for name, image, version in manifest.images_of("1.35")}
+    assert listed == {
+        "kube_apiserver": ("registry.k8s.io/kube-apiserver:v1.35.4", None),
+        "pause": ("registry.k8s.io/pause:3.10.1", "7e" * 32),
+    }
+
+
+def test_a_manifest_without_images_has_none() -> None:
+    manifest = load_manifest(FIXTURES / "good.yml")
+    assert manifest.images == {}
+    assert manifest.images_of("1.35") == []
+
+
+def test_a_release_key_for_an_unknown_image_is_reported(tmp_path: Path) -> None:
+    [key, image] = _image_issues(_with_images(tmp_path, IMAGES, ", paus: 3.10.1"))
+    assert key[:2] == ('releases["1.35"].paus', 4)
+    assert "did you mean 'pause'?" in key[2]
+    # ...and the image it was meant for is pinned by no release.
+    assert image[:2] == ("images.pause", GOOD_LINES + 5)
+    assert "no release pins a version of 'pause'" in image[2]
+
+
+BAD_IMAGES: list[tuple[str, str, str, int, str]] = [
+    # (what, images: text, field path, line within the images: text, phrase)
+    ("no_version", "images:\n  pause:\n    ref: registry.k8s.io/pause:3.10\n",
+     "images.pause.ref", 3, "has no {version}"),
+    ("other_placeholder", "images:\n  pause:\n    ref: registry.k8s.io/{arch}/pause:{version}\n",
+     "images.pause.ref", 3, "use {version} only"),
+    ("garbage", "images:\n  pause:\n    ref: registry.k8s.io/Pause:{version}\n",
+     "images.pause.ref", 3, "repository names are lowercase"),
+    ("not_full", "images:\n  pause:\n    ref: pause:{version}\n",
+     "images.pause.ref", 3, "write ref: docker.io/library/pause:{version}"),
+    ("digest_in_ref", "images:\n  pause:\n    ref: registry.k8s.io/pause:{version}@sha256:"
+     + "ab" * 32 + "\n", "images.pause.ref", 3, "under digests:"),
+    ("digest_short", "images:\n  pause:\n    ref: registry.k8s.io/pause:{version}\n"
+     "    digests: {\"3.10.1\": abc}\n", 'images.pause.digests["3.10.1"]', 4,
+     "64 lowercase hex digits"),
+    ("digest_prefixed", "images:\n  pause:\n    ref: registry.k8s.io/pause:{version}\n"
+     "    digests: {\"3.10.1\": sha256:" + "ab" * 32 + "}\n", 'images.pause.digests["3.10.1"]',
+     4, "64 lowercase hex digits"),
+    ("component_unknown", "images:\n  pause:\n    component: kubeadmm\n"
+     "    ref: registry.k8s.io/pause:{version}\n", "images.pause.component", 3,
+     "did you mean 'kubeadm'?"),
+    ("own_name_unpinned", "images:\n  coredns:\n    ref: registry.k8s.io/coredns/coredns:"
+     "v{version}\n", "images.coredns", 2, "add coredns: VERSION under each release"),
+    ("unknown_key", "images:\n  pause:\n    reff: registry.k8s.io/pause:{version}\n",
+     "images.pause.reff", 3, "did you mean 'ref'?"),
+]
+
+
+@pytest.mark.parametrize(("what", "images", "field", "line", "phrase"), BAD_IMAGES,
+                         ids=[b[0] for b in BAD_IMAGES])
+def test_bad_image_entries_name_field_line_and_fix(
+    tmp_path: Path, what: str, images: str, field: str, line: int, phrase: str
+) -> None:
+    found = _image_issues(_with_images(tmp_path, images))
+    matching = [f for f in found if f[0] == field]
+    assert matching, f"{what}: no issue at {field}; got {found}"
+    at = GOOD_LINES + line
+    assert any(f[1] == at and phrase in f[2] for f in matching), (what, at, matching)
+
+
+def test_every_image_problem_is_reported_at_once(tmp_path: Path) -> None:
+    images = ("images:\n  pause:\n    ref: pause:3\n    digests: {\"3.10.1\": abc}\n"
+              "  etcd:\n    component: etcd_imag\n    ref: registry.k8s.io/etcd:{version}\n")
+    found = _image_issues(_with_images(tmp_path, images))
+    # The shape problem (digest) stops the cross-field checks, as for artifacts.
+    assert [f[0] for f in found] == ['images.pause.digests["3.10.1"]']
+    images = images.replace("abc", "ab" * 32)
+    found = _image_issues(_with_images(tmp_path, images))
+    assert {f[0] for f in found} == {"images.pause.ref", "images.etcd.component"}
+
+
+def test_site_images_resolve_the_sites_release(tmp_path: Path) -> None:
+    _with_images(tmp_path, IMAGES)
+    path = _site_file(tmp_path, mirrors="mirrors: {artifact_manifest: m.yml}\n")
+    assert site_images(load_site(path)) == {
+        "kube_apiserver": "registry.k8s.io/kube-apiserver:v1.35.4",
+        "pause": "registry.k8s.io/pause:3.10.1",
+    }
+
+
+def test_site_images_of_taco_s_own_manifest_follow_kubeadm() -> None:
+    site = load_site(REPO / "inventories" / "aio" / "site.yml")
+    manifest = load_manifest(default_manifest_path())
+    pins = manifest.releases[site_release(site)]
+    images = site_images(site)
+    assert images["kube_apiserver"] == f"registry.k8s.io/kube-apiserver:v{site.kubernetes.version}"
+    assert images["pause"] == f"registry.k8s.io/pause:{pins['pause']}"
+    assert images["coredns"] == f"registry.k8s.io/coredns/coredns:v{pins['coredns']}"
+    assert images["etcd"] == f"registry.k8s.io/etcd:{pins['etcd_image']}"

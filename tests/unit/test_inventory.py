@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from taco.errors import SiteInvalid
 from taco.inventory.build import (
     GROUPS,
     build_inventory,
@@ -273,3 +274,14 @@ def test_site_vars_and_extra_vars() -> None:
         "vlan": None, "mtu": 1500, "physnet": "physnet1",
     }
     assert all_vars["ansible_python_interpreter"] == "/usr/bin/python3"
+
+
+def test_registry_ca_file_missing_at_build_is_a_site_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "ca.pem")
+    site = _site([_node("n1", "10.77.0.11", "control-plane")],
+                 mirrors={"registry": "10.77.0.2:5000", "registry_ca": missing})
+    with pytest.raises(SiteInvalid) as raised:
+        build_inventory(site)
+    issue = raised.value.issues[0]
+    assert (issue.file, issue.path) == (missing, "mirrors.registry_ca")
+    assert "does not exist" in issue.message

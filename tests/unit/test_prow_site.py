@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from sitetext import ONE_NODE_SITE
+from sitetext import ONE_NODE_SITE, PROW_CHARTS, PROW_ENABLED
 
 from taco.errors import SiteInvalid, SiteIssue
 from taco.inventory.build import build_inventory
@@ -17,19 +17,8 @@ if TYPE_CHECKING:
 
 SITE = ONE_NODE_SITE
 # Prow's jobs run the handover phase's pipeline: it must exist and be applied.
-CHARTS = """\
-charts:
-  apply_pipeline: true
-  groups: [{name: openstack, charts: [{name: keystone, chart: openstack-helm/keystone}]}]
-"""
-ENABLED = """\
-prow:
-  enabled: true
-  host: prow.example.com
-  org: acme
-  repos: [site-config]
-  secrets_file: secrets.yml
-"""
+CHARTS = PROW_CHARTS
+ENABLED = PROW_ENABLED
 
 
 def _issues(prow: str, directory: Path | None = None, charts: str = CHARTS) -> list[SiteIssue]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sitetext import MINIMAL_SITE
 
+from taco.artifacts.ca import CA_CERT, CA_KEY, ensure_ca
 from taco.errors import SiteInvalid, SiteIssue
 from taco.site.load import load_site, load_site_text
 
@@ -229,3 +231,57 @@ def test_label_keys_with_dots_are_rendered_unambiguously() -> None:
     assert issue.path == 'nodes[0].labels["example.com/zone"]'
     assert issue.line == 9
     assert "label value" in issue.message
+
+
+def _ca_files(tmp_path: Path) -> tuple[Path, Path]:
+    """ca.pem and ca-key.pem of a site CA in tmp_path (made as `taco mirror serve` makes it)."""
+    ensure_ca(tmp_path)
+    return tmp_path / CA_CERT, tmp_path / CA_KEY
+
+
+def _mirror_issues(tmp_path: Path, mirrors: str, kubernetes: str = "") -> list[SiteIssue]:
+    site_file = tmp_path / "site.yml"
+    site_file.write_text(MINIMAL_SITE.replace("nodes:", f"mirrors: {mirrors}\n{kubernetes}nodes:"))
+    with pytest.raises(SiteInvalid) as raised:
+        load_site(site_file)
+    return raised.value.issues
+
+
+@pytest.mark.parametrize(("mirrors", "message", "hint"), [
+    ("{registry: 10.77.0.2:5000, registry_ca: nope.pem}", "nope.pem does not exist",
+     "relative to the site file"),
+    ("{registry: 10.77.0.2:5000, registry_ca: site.yml}", "site.yml holds no PEM certificate",
+     "taco mirror serve"),
+    ("{registry: 10.77.0.2:5000, registry_ca: ca-key.pem}", "ca-key.pem holds a private key",
+     "never ca-key.pem"),
+    ("{registry_ca: ca.pem}", "mirrors.registry is not", "set mirrors.registry"),
+    ("{registry: 'http://10.77.0.2:5000', registry_ca: ca.pem}", "plain HTTP",
+     "write the mirror as https://host:port"),
+])
+def test_registry_ca_problems_name_the_field_and_fix(
+    tmp_path: Path, mirrors: str, message: str, hint: str
+) -> None:
+    _ca_files(tmp_path)
+    issues = _mirror_issues(tmp_path, mirrors)
+    assert [(i.path, i.line) for i in issues] == [("mirrors.registry_ca", 4)]
+    assert message in issues[0].message
+    assert hint in issues[0].hint
+    assert issues[0].file == str(tmp_path / "site.yml")
+    # The key's content never reaches the report.
+    assert "BEGIN" not in issues[0].render()
+
+
+def test_registry_ca_with_an_https_mirror_is_accepted(tmp_path: Path) -> None:
+    _ca_files(tmp_path)
+    site_file = tmp_path / "site.yml"
+    site_file.write_text(MINIMAL_SITE.replace(
+        "nodes:", "mirrors: {registry: 'https://10.77.0.2:5000', registry_ca: ca.pem}\nnodes:"))
+    assert load_site(site_file).mirrors.registry_ca == str(tmp_path / "ca.pem")
+
+
+@pytest.mark.parametrize("repository", ["https://10.77.0.2:5000/registry.k8s.io",
+                                        "registry.k8s.io/pause:3.10.1", "Registry K8s"])
+def test_image_repository_must_be_a_registry_path(tmp_path: Path, repository: str) -> None:
+    issues = _mirror_issues(tmp_path, "{}", f"kubernetes: {{image_repository: '{repository}'}}\n")
+    assert [(i.path, i.line) for i in issues] == [("kubernetes.image_repository", 5)]
+    assert "without a scheme" in issues[0].hint

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sitetext import MINIMAL_SITE
 
 from taco.errors import SiteInvalid
 from taco.inventory.build import build_inventory
@@ -38,13 +39,7 @@ nodes:
     disks: [{device: /dev/loop7, use: cinder-volumes}]
 """
 
-MINIMAL = """\
-name: mini
-networks:
-  management: {purpose: management, cidr: 10.77.0.0/24}
-nodes:
-  - {name: n1, address: 10.77.0.11, roles: [control-plane]}
-"""
+MINIMAL = MINIMAL_SITE
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
@@ -253,3 +248,54 @@ def test_yaml_anchors_and_merge_keys_are_plain_yaml() -> None:
     )
     site = load_site_text(text, "mini.yml")
     assert [n.roles for n in site.nodes] == [[NodeRole.CONTROL_PLANE], [NodeRole.WORKER]]
+
+
+def _ca_pem() -> tuple[str, str]:
+    """A self-signed CA certificate and its key, both PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test site CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+def test_registry_ca_is_read_relative_to_the_site_file(tmp_path: Path) -> None:
+    cert, _ = _ca_pem()
+    (tmp_path / "pki").mkdir()
+    # Text around the certificate (as `openssl x509 -text` writes) does not travel on.
+    (tmp_path / "pki" / "ca.pem").write_text("Certificate:\n  Data: ...\n" + cert)
+    site_file = tmp_path / "site.yml"
+    site_file.write_text(MINIMAL.replace(
+        "nodes:", "mirrors: {registry: 10.77.0.2:5000, registry_ca: pki/ca.pem}\nnodes:"))
+    site = load_site(site_file)
+    assert site.mirrors.registry_ca == str(tmp_path / "pki" / "ca.pem")
+    mirrors = build_inventory(site)["all"]["vars"]["taco_mirrors"]
+    assert mirrors["registry"] == "10.77.0.2:5000"
+    assert mirrors["registry_ca"] == cert
+
+
+def test_registry_ca_defaults_to_none_in_the_inventory() -> None:
+    inventory = build_inventory(load_site_text(MINIMAL, "mini.yml"))
+    assert inventory["all"]["vars"]["taco_mirrors"]["registry_ca"] is None
+
+
+@pytest.mark.parametrize("repository", [None, "10.77.0.2:5000/registry.k8s.io",
+                                        "registry.example.com/k8s", "localhost:5000"])
+def test_image_repository_reaches_the_inventory(repository: str | None) -> None:
+    text = MINIMAL if repository is None else MINIMAL.replace(
+        "nodes:", f"kubernetes: {{image_repository: '{repository}'}}\nnodes:")
+    kube = build_inventory(load_site_text(text, "mini.yml"))["all"]["vars"]["taco_kubernetes"]
+    assert kube["image_repository"] == (repository or "registry.k8s.io")

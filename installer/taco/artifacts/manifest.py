@@ -2,8 +2,9 @@
 
 A manifest is data (`taco/data/artifacts.yml` or a file a site names): releases map a
 Kubernetes minor to component versions, artifacts say how to fetch each file and its
-sha256 per architecture. Problems are reported like site problems — file, field path,
-line and fix — all at once.
+sha256 per architecture, images name the container images a release needs beyond
+those its manifest files carry (see taco.artifacts.images). Problems are reported like
+site problems — file, field path, line and fix — all at once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ _MINOR = r"^1\.\d+$"
 _DIGEST = r"^([0-9a-f]{64}|recorded)$"
 _ARCH = r"^(amd64|arm64|all)$"
 SHA256 = r"^[0-9a-f]{64}$"
+# An image digest as registries and the lock file write it.
+IMAGE_DIGEST = r"^sha256:[0-9a-f]{64}$"
 PATTERN_HINTS = {
     _NAME: "names are lowercase letters, digits and '_', starting with a letter "
     "(they become directory names and Ansible keys)",
@@ -48,6 +51,7 @@ PATTERN_HINTS = {
     _DIGEST: "write the 64 lowercase hex digits of the sha256, or recorded if the "
     "publisher gives none",
     SHA256: "write the 64 lowercase hex digits of the sha256",
+    IMAGE_DIGEST: "write sha256: and the 64 lowercase hex digits of the image digest",
     _ARCH: "use amd64 and arm64, or all for a file that is the same on every architecture",
 }
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -57,6 +61,7 @@ Version = Annotated[str, StringConstraints(pattern=_VERSION)]
 Minor = Annotated[str, StringConstraints(pattern=_MINOR)]
 Digest = Annotated[str, StringConstraints(pattern=_DIGEST)]
 Arch = Annotated[str, StringConstraints(pattern=_ARCH)]
+Sha256 = Annotated[str, StringConstraints(pattern=SHA256)]
 Kind = Literal["binary", "archive", "manifest", "deb"]
 
 
@@ -86,11 +91,30 @@ class Artifact(StrictData):
         return self.url.replace("{version}", version).replace("{arch}", arch)
 
 
+class Image(StrictData):
+    """A container image: a reference template and, where published, digests by version."""
+
+    # Full reference with {version}, e.g. registry.k8s.io/kube-apiserver:v{version}.
+    ref: str
+    # The release key holding this image's version; the image's own name if unset.
+    component: Name | None = None
+    # version -> sha256 hex of the image (its manifest list), only where the publisher
+    # gives one; otherwise `taco mirror sync` records it in the lock file.
+    digests: dict[Version, Sha256] = Field(default_factory=dict)
+
+    def component_of(self, name: str) -> str:
+        return self.component or name
+
+    def ref_for(self, version: str) -> str:
+        return self.ref.replace("{version}", version)
+
+
 class Manifest(StrictData):
     schema_version: Literal[1] = Field(alias="schema")
     default_release: Minor
     releases: dict[Minor, dict[Name, Version]] = Field(min_length=1)
     artifacts: dict[Name, Artifact] = Field(min_length=1)
+    images: dict[Name, Image] = Field(default_factory=dict)
 
     def pinned(self, release: str) -> list[tuple[str, Artifact, str]]:
         """(name, artifact, version) of every artifact the release pins, in manifest order."""
@@ -99,6 +123,15 @@ class Manifest(StrictData):
             (name, artifact, components[artifact.component_of(name)])
             for name, artifact in self.artifacts.items()
             if artifact.component_of(name) in components
+        ]
+
+    def images_of(self, release: str) -> list[tuple[str, Image, str]]:
+        """(name, image, version) of every listed image the release pins, in manifest order."""
+        components = self.releases[release]
+        return [
+            (name, image, components[image.component_of(name)])
+            for name, image in self.images.items()
+            if image.component_of(name) in components
         ]
 
     def kubernetes_version(self, release: str) -> str:
@@ -201,7 +234,8 @@ def check_manifest(manifest: Manifest, filename: str, lines: LineMap) -> list[Si
     if manifest.default_release not in manifest.releases:
         add(("default_release",), f"release {manifest.default_release} is not under releases",
             f"use one of: {', '.join(manifest.releases)}")
-    components = {a.component_of(n) for n, a in manifest.artifacts.items()}
+    components = {a.component_of(n) for n, a in manifest.artifacts.items()} | \
+        {i.component_of(n) for n, i in manifest.images.items()}
     for release, pins in manifest.releases.items():
         base: FieldPath = ("releases", release)
         kubeadm = pins.get("kubeadm")
@@ -217,7 +251,8 @@ def check_manifest(manifest: Manifest, filename: str, lines: LineMap) -> list[Si
                 close = difflib.get_close_matches(component, sorted(components), n=1)
                 add((*base, component), f"no artifact provides component '{component}'",
                     f"did you mean '{close[0]}'?" if close else
-                    f"add an artifact named {component} (or with component: {component})")
+                    f"add an artifact or image named {component} (or with component: "
+                    f"{component})")
                 continue
             for name, artifact in manifest.artifacts.items():
                 if artifact.component_of(name) == component and version not in artifact.versions:
@@ -226,6 +261,9 @@ def check_manifest(manifest: Manifest, filename: str, lines: LineMap) -> list[Si
                         f"or pin one it lists: {', '.join(artifact.versions)}")
     for name, artifact in manifest.artifacts.items():
         _check_artifact(name, artifact, add)
+    pinned = {component for pins in manifest.releases.values() for component in pins}
+    for name, image in manifest.images.items():
+        _check_image(name, image, pinned, add)
     return issues
 
 
@@ -275,3 +313,46 @@ class _Add(Protocol):
     """The issue-adding callback: (field path, message, hint)."""
 
     def __call__(self, path: FieldPath, message: str, hint: str) -> None: ...
+
+
+# A version to fill a reference template with when checking it (a valid tag).
+_SAMPLE_VERSION = "0.0.0-taco-sample"
+
+
+def _check_image(name: str, image: Image, pinned: set[str], add: _Add) -> None:
+    """The reference template is a full image reference with {version}; a release pins it."""
+    # Late import: taco.artifacts.images imports resolve, which imports this module.
+    from taco.artifacts.images import ImageRef, InvalidImageRef
+
+    base: FieldPath = ("images", name)
+    example = "write a full reference with {version} where the version goes, e.g. " \
+        "registry.k8s.io/kube-apiserver:v{version}"
+    fields = set(_PLACEHOLDER.findall(image.ref))
+    if fields - {"version"}:
+        add((*base, "ref"), f"unknown placeholder(s) {sorted(fields - {'version'})} in the "
+            "reference", "use {version} only")
+    elif "version" not in fields:
+        add((*base, "ref"), f"'{image.ref}' has no {{version}}", example)
+    else:
+        sample = image.ref_for(_SAMPLE_VERSION)
+        try:
+            ref = ImageRef.parse(sample)
+        except InvalidImageRef as error:
+            add((*base, "ref"), str(error).replace(_SAMPLE_VERSION, "{version}"), example)
+        else:
+            if ref.digest is not None:
+                add((*base, "ref"), "the reference carries a digest",
+                    "remove @sha256:... from ref: and give it under digests: as "
+                    "\"VERSION\": 64 hex digits")
+            elif str(ref) != sample:
+                full = str(ref).replace(_SAMPLE_VERSION, "{version}")
+                add((*base, "ref"), f"'{image.ref}' is not a full reference (registry and "
+                    "tag explicit)", f"write ref: {full}")
+    component = image.component_of(name)
+    if component not in pinned:
+        close = difflib.get_close_matches(component, sorted(pinned), n=1)
+        path: FieldPath = (*base, "component") if image.component else base
+        add(path, f"no release pins a version of '{component}'",
+            f"did you mean '{close[0]}'?" if close else
+            f"add {component}: VERSION under each release that needs this image, or set "
+            "component: to the release key holding its version")

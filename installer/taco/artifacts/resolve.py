@@ -138,6 +138,19 @@ def site_artifacts(site: Site) -> dict[str, Any]:
     return artifacts_var(site_files(site))
 
 
+def site_images(site: Site) -> dict[str, str]:
+    """The inventory variable `taco_images`: listed image name -> reference (tag form).
+
+    Only the images the manifest lists (kubeadm's, pause, CoreDNS) for the site's
+    release; images of applied manifests are named by those manifests themselves.
+    References are upstream names: the container runtime maps registries to the
+    site's mirror, so they need no rewriting.
+    """
+    manifest = load_manifest(site_manifest_path(site))
+    return {name: image.ref_for(version)
+            for name, image, version in manifest.images_of(site_release(site))}
+
+
 def missing_digests(site: Site) -> list[ArtifactFile]:
     """The site's files that cannot be installed yet: no published or recorded digest.
 
@@ -160,6 +173,8 @@ class Selection:
     lock_path: Path
     lock: Lock
     files: list[ArtifactFile]
+    # The site the choices came from (--site), if any: it names images of its own.
+    site: Site | None = None
 
 
 def select_files(
@@ -209,4 +224,4 @@ def select_files(
         lock_path = directory / LOCK_FILENAME
     lock = load_lock(lock_path)
     files = release_files(manifest, release, arches, lock, source)
-    return Selection(manifest_path, release, arches, lock_path, lock, files)
+    return Selection(manifest_path, release, arches, lock_path, lock, files, site)

@@ -8,14 +8,16 @@ compared against golden files.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from netaddr import IPNetwork  # type: ignore[import-untyped]  # netaddr ships no type hints
 
-from taco.artifacts.resolve import site_artifacts
+from taco.artifacts.resolve import site_artifacts, site_images
+from taco.errors import SiteInvalid, SiteIssue
 from taco.site.model import DiskUse, NodeRole
-from taco.site.validate import is_etcd_member, split_endpoint
+from taco.site.validate import RegistryCaInvalid, is_etcd_member, registry_ca_pem, split_endpoint
 
 if TYPE_CHECKING:
     from taco.site.model import Network, Node, Site
@@ -159,15 +161,20 @@ def _site_vars(site: Site) -> dict[str, Any]:
             "cni": kube.cni,
             "cluster_name": kube.cluster_name,
             "cert_sans": list(kube.cert_sans),
+            "image_repository": kube.image_repository,
         },
         "taco_container_runtime_source": kube.container_runtime_source,
         "taco_mirrors": {
             "apt": site.mirrors.apt,
             "artifacts": site.mirrors.artifacts,
             "registry": site.mirrors.registry,
+            # The CA's certificate text (public): the nodes trust it for the mirror.
+            "registry_ca": registry_ca(site),
         },
         # Every file the roles download: resolved from the artifact manifest.
         "taco_artifacts": site_artifacts(site),
+        # Image name -> reference of the release's listed images (the pause image, kubeadm's).
+        "taco_images": site_images(site),
         "taco_proxy": {
             "http": site.proxy.http,
             "https": site.proxy.https,
@@ -190,6 +197,18 @@ def _site_vars(site: Site) -> dict[str, Any]:
     result["ansible_become"] = site.ssh.become
     result.update(site.extra_vars)
     return result
+
+
+def registry_ca(site: Site) -> str | None:
+    """The registry mirror's CA certificate as PEM text, or None when the site has none."""
+    if site.mirrors.registry_ca is None:
+        return None
+    try:
+        return registry_ca_pem(Path(site.mirrors.registry_ca))
+    except RegistryCaInvalid as error:
+        # Validation reports this first; a site built in code reaches it here.
+        raise SiteInvalid([SiteIssue(site.mirrors.registry_ca, "mirrors.registry_ca",
+                                     error.message, error.hint)]) from None
 
 
 def _api_endpoint(site: Site) -> tuple[str, int]:

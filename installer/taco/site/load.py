@@ -64,8 +64,8 @@ def load_site(path: Path) -> Site:
 def load_site_text(text: str, filename: str, *, base_dir: Path | None = None) -> Site:
     """Validate site YAML given as text; `filename` is what issues name.
 
-    Files the site names (the artifact manifest and lock) are relative to `base_dir`,
-    the site file's directory; the returned site holds them as absolute paths.
+    Files the site names (the artifact manifest and lock, the registry CA) are relative
+    to `base_dir`, the site file's directory; the returned site holds them as absolute paths.
     """
     data, lines, issues = parse_yaml(text, filename)
     if data is None:
@@ -380,7 +380,8 @@ def _in_file_order(issues: list[SiteIssue]) -> list[SiteIssue]:
 def with_site_paths(site: Site, base_dir: Path | None) -> Site:
     """The site with the files it names made absolute, relative to the site file."""
     mirrors = site.mirrors
-    named = {key: getattr(mirrors, key) for key in ("artifact_manifest", "artifact_lock")}
+    named = {key: getattr(mirrors, key)
+             for key in ("artifact_manifest", "artifact_lock", "registry_ca")}
     absolute = {key: str(((base_dir or Path()) / Path(value).expanduser()).absolute())
                 for key, value in named.items() if value}
     if site.prow.secrets_file:

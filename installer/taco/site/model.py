@@ -155,13 +155,21 @@ class Kubernetes(Strict):
     container_runtime_source: Literal["artifacts", "packages"] = "artifacts"
     cluster_name: Name = "taco"
     cert_sans: list[str] = []
+    # Where kubeadm pulls the control-plane images and where the pause image comes from.
+    # Keep registry.k8s.io with mirrors.registry: containerd sends its pulls to the mirror
+    # by the upstream name. Or name the mirror's path for it (mirror:5000/registry.k8s.io).
+    image_repository: str = "registry.k8s.io"
 
 
 class Mirrors(Strict):
     apt: str | None = None
     # A taco artifact mirror (`taco mirror serve`, or nginx over a `taco mirror sync` dir).
     artifacts: str | None = None
+    # The container registry mirror: host[:port] (HTTPS) or http(s)://host[:port].
     registry: str | None = None
+    # PEM file of the CA that signed the registry mirror's certificate, relative to the
+    # site file; the nodes trust it for the mirror only.
+    registry_ca: str | None = None
     # Another artifact manifest (same format as taco's own), relative to the site file.
     artifact_manifest: str | None = None
     # Digests recorded for files whose publisher gives none, relative to the site file.

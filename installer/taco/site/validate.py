@@ -40,6 +40,9 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _ANSIBLE_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# host[:port] and an optional repository path: what precedes /kube-apiserver:v1.35.4.
+_IMAGE_REPOSITORY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?"
+                               r"(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
 
 
 def format_path(path: FieldPath) -> str:
@@ -741,12 +744,38 @@ class _Checker:
             if url is not None and not _is_url(url):
                 self.add(path, f"'{url}' is not an http(s) URL",
                          "write a full URL, e.g. http://mirror.example.com:3142/debian")
-        registry = site.mirrors.registry
+        self.check_registry()
+
+    def check_registry(self) -> None:
+        """The registry mirror's address, its CA file, and kubeadm's image repository."""
+        mirrors = self.site.mirrors
+        registry = mirrors.registry
         if registry is not None and not _is_url(registry) and split_endpoint(
             registry.split("/", 1)[0]
         ) is None:
             self.add(("mirrors", "registry"), f"'{registry}' is not a registry address",
                      "write host[:port] or a URL, e.g. registry.example.com:5000")
+        path: FieldPath = ("mirrors", "registry_ca")
+        if mirrors.registry_ca is not None:
+            if registry is None:
+                self.add(path, "registry_ca is set but mirrors.registry is not: the CA is "
+                         "trusted for the registry mirror only",
+                         "set mirrors.registry to the mirror's address, or remove registry_ca")
+            elif urlsplit(registry).scheme == "http":
+                self.add(path, f"the registry mirror {registry} is plain HTTP, so no "
+                         "certificate is checked against registry_ca",
+                         "write the mirror as https://host:port (or host:port) if it serves "
+                         "TLS, or remove registry_ca")
+            try:
+                registry_ca_pem(Path(mirrors.registry_ca))
+            except RegistryCaInvalid as error:
+                self.add(path, error.message, error.hint)
+        repository = self.site.kubernetes.image_repository
+        if not _IMAGE_REPOSITORY.match(repository):
+            hint = ("write the registry (and path) without a scheme, e.g. "
+                    "registry.example.com:5000/registry.k8s.io")
+            self.add(("kubernetes", "image_repository"),
+                     f"'{repository}' is not an image repository", hint)
 
     def check_tekton(self) -> None:
         """The dashboard's exposure has what it needs, and nothing it would ignore."""
@@ -1006,6 +1035,46 @@ class _Checker:
         elif first.node != owner.node:
             self.add(owner.path, f"address {address} is already used by {first.label} "
                      f"({self.lines.display(first.path)})", "give every node its own addresses")
+
+
+class RegistryCaInvalid(ValueError):
+    """The registry CA file is missing, unreadable or not a PEM certificate."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+_CA_HINT = ("give the PEM file of the CA that signed the registry mirror's certificate "
+            "(`taco mirror serve` writes it as ca.pem), relative to the site file")
+
+
+def registry_ca_pem(path: Path) -> str:
+    """The certificates of the registry CA file, re-encoded as PEM.
+
+    Only certificates travel on (to the inventory and every node): a private key in
+    the file is refused, and anything else in it is dropped.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RegistryCaInvalid(f"file {path} does not exist", _CA_HINT) from None
+    except OSError as error:
+        raise RegistryCaInvalid(f"cannot read {path}: {error.strerror}",
+                                "check the file's path and permissions") from None
+    if b"PRIVATE KEY-----" in data:
+        raise RegistryCaInvalid(f"{path} holds a private key",
+                                "give the CA certificate only (ca.pem, never ca-key.pem): "
+                                "it is copied to every node")
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise RegistryCaInvalid(f"{path} holds no PEM certificate", _CA_HINT) from None
+    return "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in certificates)
 
 
 def _is_url(text: str) -> bool:
