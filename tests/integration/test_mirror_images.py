@@ -176,7 +176,7 @@ def test_serve_gives_the_images_read_only_over_tls_from_the_site_ca(
          "--registry-port", str(port), "--ca-dir", str(ca_dir), "--name", "mirror.test"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert wait_for_line(serve, "serving images at https://mirror.test"), "serve did not start"
+        assert read_line(serve, "serving images at https://mirror.test"), "serve did not start"
         assert (ca_dir / "ca-key.pem").stat().st_mode & 0o777 == 0o600
         registry = f"https://127.0.0.1:{port}"
         good = taco("mirror", "verify", str(mirror), "--manifest", str(manifest), "--lock",
@@ -213,14 +213,41 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 60) -> bool:
-    """Read the process's output until a line holds `text` (False at exit or timeout)."""
+def read_line(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str | None:
+    """Read the process's output until a line holds `text` (None at exit or timeout)."""
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
-            return False
+            return None
         if text in line:
-            return True
-    return False
+            return line
+    return None
+
+
+def test_plain_http_serving_is_asked_for_and_says_so(
+        tmp_path: Path, upstream_registry: RegistryProcess, files: FileServer) -> None:
+    source = upstream_registry.endpoint.address
+    pushed, manifest = push_release(tmp_path, source, files)
+    mirror, lock = tmp_path / "mirror", tmp_path / "lock.yml"
+    synced = taco("mirror", "sync", str(mirror), "--manifest", str(manifest), "--lock",
+                  str(lock), "--images-from", f"http://{source}", "--record-digests")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "taco.cli.main", "mirror", "serve", str(mirror), "--port", "0",
+         "--registry-port", "0", "--plain-http"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = read_line(serve, "serving images at http://127.0.0.1:")
+        assert line is not None, "serve did not start"
+        port = int(line.split("http://127.0.0.1:", 1)[1].split()[0])
+        assert port > 0
+        digest = subprocess.run(
+            ["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}",
+             f"docker://127.0.0.1:{port}/{PAUSE}"],
+            capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        assert digest == pushed[PAUSE]
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)

@@ -153,6 +153,10 @@ class RegistryProcess:
     workdir: Path
     log_path: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.endpoint.address.rsplit(":", 1)[1])
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

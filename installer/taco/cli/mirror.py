@@ -250,7 +250,8 @@ def serve(
     """Serve DIR's files over HTTP and its images from a read-only registry until interrupted.
 
     The registry is Debian's docker-registry over DIR/registry, with TLS from the site
-    CA unless --plain-http. For production files, nginx does the same (see docs).
+    CA unless --plain-http. A long-lived mirror may serve the files with nginx instead
+    (docs/artifacts.md).
     """
     import threading
 
@@ -294,7 +295,7 @@ def _serve_registry(storage: Path, bind: str, port: int, names: list[str],
     if plain_http:
         running = start(storage, bind=bind, port=port, read_only=True)
         typer.echo(f"serving images at http://{running.endpoint.address} (plain HTTP: set "
-                   f"mirrors.registry to http://<this host>:{port})")
+                   f"mirrors.registry to http://<this host>:{running.port})")
         return running
     from taco.artifacts.ca import server_certificate
     from taco.artifacts.registry import unspecified_address
@@ -308,6 +309,7 @@ def _serve_registry(storage: Path, bind: str, port: int, names: list[str],
     issued = server_certificate(directory, subjects)
     running = start(storage, bind=bind, port=port, read_only=True, cert=issued.cert,
                     key=issued.key, ca=issued.ca)
-    typer.echo(f"serving images at https://{subjects[0]}:{port} for {', '.join(subjects)} "
+    typer.echo(f"serving images at https://{subjects[0]}:{running.port} for "
+               f"{', '.join(subjects)} "
                f"(set mirrors.registry to it and mirrors.registry_ca to {issued.ca})")
     return running
