@@ -106,6 +106,19 @@ def push_release(tmp_path: Path, source: str, files: FileServer) -> tuple[dict[s
                                   pushed[APISERVER])
 
 
+def synced_mirror(tmp_path: Path, upstream: RegistryProcess, files: FileServer
+                  ) -> tuple[dict[str, str], Path, Path, Path]:
+    """The test release pushed upstream and synced with recorded digests: the pushed
+    digests, the manifest, the mirror directory and the lock file."""
+    source = upstream.endpoint.address
+    pushed, manifest = push_release(tmp_path, source, files)
+    mirror, lock = tmp_path / "mirror", tmp_path / "lock.yml"
+    synced = taco("mirror", "sync", str(mirror), "--manifest", str(manifest), "--lock",
+                  str(lock), "--images-from", f"http://{source}", "--record-digests")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    return pushed, manifest, mirror, lock
+
+
 def test_sync_copies_pinned_and_recorded_images_and_a_rerun_copies_nothing(
         tmp_path: Path, upstream_registry: RegistryProcess, files: FileServer) -> None:
     source = upstream_registry.endpoint.address
@@ -162,12 +175,7 @@ def test_a_re_pushed_tag_stops_the_sync_and_verify_names_what_is_missing(
 
 def test_serve_gives_the_images_read_only_over_tls_from_the_site_ca(
         tmp_path: Path, upstream_registry: RegistryProcess, files: FileServer) -> None:
-    source = upstream_registry.endpoint.address
-    _, manifest = push_release(tmp_path, source, files)
-    mirror, lock = tmp_path / "mirror", tmp_path / "lock.yml"
-    synced = taco("mirror", "sync", str(mirror), "--manifest", str(manifest), "--lock",
-                  str(lock), "--images-from", f"http://{source}", "--record-digests")
-    assert synced.returncode == 0, synced.stdout + synced.stderr
+    _, manifest, mirror, lock = synced_mirror(tmp_path, upstream_registry, files)
 
     ca_dir = tmp_path / "ca"
     port = free_port()
@@ -196,7 +204,8 @@ def test_serve_gives_the_images_read_only_over_tls_from_the_site_ca(
         (certs / "ca.crt").write_bytes((ca_dir / "ca.pem").read_bytes())
         push = subprocess.run(
             ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"--dest-cert-dir={certs}",
-             f"docker://{source}/{PAUSE}", f"docker://127.0.0.1:{port}/evil/pause:1"],
+             f"docker://{upstream_registry.endpoint.address}/{PAUSE}",
+             f"docker://127.0.0.1:{port}/evil/pause:1"],
             capture_output=True, text=True, timeout=120, check=False)
         assert push.returncode != 0
         assert "405, Method not allowed" in push.stderr, push.stderr
@@ -228,12 +237,7 @@ def read_line(process: subprocess.Popen[str], text: str, timeout: float = 60) ->
 
 def test_plain_http_serving_is_asked_for_and_says_so(
         tmp_path: Path, upstream_registry: RegistryProcess, files: FileServer) -> None:
-    source = upstream_registry.endpoint.address
-    pushed, manifest = push_release(tmp_path, source, files)
-    mirror, lock = tmp_path / "mirror", tmp_path / "lock.yml"
-    synced = taco("mirror", "sync", str(mirror), "--manifest", str(manifest), "--lock",
-                  str(lock), "--images-from", f"http://{source}", "--record-digests")
-    assert synced.returncode == 0, synced.stdout + synced.stderr
+    pushed, _, mirror, _ = synced_mirror(tmp_path, upstream_registry, files)
     serve = subprocess.Popen(
         [sys.executable, "-m", "taco.cli.main", "mirror", "serve", str(mirror), "--port", "0",
          "--registry-port", "0", "--plain-http"],

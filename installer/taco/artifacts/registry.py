@@ -269,8 +269,9 @@ def _tls_flags(endpoint: Endpoint | None, prefix: str, certs: Path) -> list[str]
     if endpoint.ca_file is not None:
         # skopeo trusts every *.crt of a certificate directory.
         side = certs / (prefix or "any")
-        side.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(endpoint.ca_file, side / "ca.crt")
+        if not (side / "ca.crt").exists():
+            side.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(endpoint.ca_file, side / "ca.crt")
         flags.append(f"--{prefix}cert-dir={side}")
     return flags
 
