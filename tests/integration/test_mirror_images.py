@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -215,8 +216,6 @@ def test_serve_gives_the_images_read_only_over_tls_from_the_site_ca(
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -255,3 +254,7 @@ def test_plain_http_serving_is_asked_for_and_says_so(
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+    # Stopped as a service manager stops it: the registry went with it.
+    assert "stopped" in (serve.stdout.read() if serve.stdout else "")
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the registry outlived serve"

@@ -14,9 +14,11 @@ gives (or the lock records) before it is copied, and again once it is in the mir
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import ipaddress
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -45,6 +47,8 @@ _SKOPEO = "skopeo"
 _REGISTRY = "docker-registry"
 _START_TIMEOUT = 20.0
 _SKOPEO_TIMEOUT = 900.0
+# prctl(2): the signal a child gets when its parent thread ends.
+_PR_SET_PDEATHSIG = 1
 
 
 class ImageRefLike(Protocol):
@@ -175,6 +179,13 @@ class RegistryProcess:
         return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _die_with_parent() -> None:
+    """In the child: be sent SIGTERM when taco ends, however it ends (PR_SET_PDEATHSIG),
+    so a killed `taco mirror serve` or sync never leaves a registry behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_registry(storage: Path, *, bind: str = "127.0.0.1", port: int = 0,
                    read_only: bool = False, cert: Path | None = None,
                    key: Path | None = None, ca: Path | None = None) -> RegistryProcess:
@@ -191,7 +202,8 @@ def start_registry(storage: Path, *, bind: str = "127.0.0.1", port: int = 0,
     log_path = workdir / "registry.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([binary, "serve", str(config)], stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   preexec_fn=_die_with_parent)
     connect = bind
     if unspecified_address(bind):
         connect = "::1" if ":" in bind else "127.0.0.1"

@@ -253,9 +253,16 @@ def serve(
     CA unless --plain-http. A long-lived mirror may serve the files with nginx instead
     (docs/artifacts.md).
     """
+    import signal
     import threading
 
     from taco.artifacts.registry import REGISTRY_DIRNAME, start_registry
+
+    def stop_on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # A service manager stops us with SIGTERM: shut down as on Ctrl-C.
+    signal.signal(signal.SIGTERM, stop_on_term)
     from taco.artifacts.serve import make_server
 
     server = make_server(directory, bind, port)
