@@ -167,7 +167,7 @@ def image_mirror(stack: contextlib.ExitStack, work: Path, standin_mirror: Mirror
     from taco.artifacts.images import release_images
     from taco.artifacts.lock import Lock
     from taco.artifacts.manifest import load_manifest
-    from taco.artifacts.registry import image_label, start_registry
+    from taco.artifacts.registry import start_registry
 
     upstream = start_registry(work / "upstream")
     stack.callback(upstream.stop)
@@ -175,7 +175,7 @@ def image_mirror(stack: contextlib.ExitStack, work: Path, standin_mirror: Mirror
                               load_manifest(standin_mirror.manifest).default_release, Lock(),
                               standin_mirror.directory)
     assert expected.complete and len(expected.images) > 10, expected.incomplete_notes()
-    labels = [image_label(image.ref) for image in expected.images]
+    labels = [image.ref.name for image in expected.images]
     for label in labels:
         push_image(work / "build", upstream.endpoint.address, label)
     mirror = work / "mirror"

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from fileserver import FileServer
 from images import push_image
 
+from taco.artifacts.ca import server_certificate
 from taco.artifacts.registry import start_registry
 
 if TYPE_CHECKING:
@@ -198,6 +199,22 @@ def test_serve_gives_the_images_read_only_over_tls_from_the_site_ca(
                          "--lock", str(lock), "--registry", registry)
         assert untrusted.returncode == 6
         assert "certificate signed by unknown authority" in untrusted.stderr, untrusted.stderr
+
+        # Another site copies from this mirror into its own TLS registry: each side is
+        # checked against its own CA.
+        other = server_certificate(tmp_path / "other-ca", ["127.0.0.1"])
+        target = start_registry(tmp_path / "other-storage", cert=other.cert, key=other.key,
+                                ca=other.ca)
+        try:
+            copied = taco("mirror", "sync", str(tmp_path / "other"), "--manifest",
+                          str(manifest), "--lock", str(lock), "--images-from", registry,
+                          "--images-from-ca", str(ca_dir / "ca.pem"), "--registry",
+                          f"https://{target.endpoint.address}", "--registry-ca",
+                          str(other.ca))
+        finally:
+            target.stop()
+        assert copied.returncode == 0, copied.stdout + copied.stderr
+        assert "images: 5 copied, 0 already present, 0 recorded" in copied.stdout
 
         # Read-only: nothing can be pushed into the site's mirror.
         certs = tmp_path / "certs"

@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -39,6 +39,7 @@ from taco.errors import ArtifactError, UsageError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from taco.artifacts.images import ExpectedImage, ImageRef
     from taco.artifacts.lock import Lock
 
 REGISTRY_DIRNAME = "registry"
@@ -51,27 +52,11 @@ _SKOPEO_TIMEOUT = 900.0
 _PR_SET_PDEATHSIG = 1
 
 
-class ImageRefLike(Protocol):
-    @property
-    def registry(self) -> str: ...
-    @property
-    def repository(self) -> str: ...
-    @property
-    def tag(self) -> str | None: ...
-
-
-class ExpectedImageLike(Protocol):
-    @property
-    def ref(self) -> ImageRefLike: ...
-    @property
-    def digest(self) -> str | None: ...
-    @property
-    def source(self) -> str: ...
-
-
-def image_label(ref: ImageRefLike) -> str:
-    """registry/repository:tag, the name an operator knows the image by."""
-    return f"{ref.registry}/{ref.repository}:{ref.tag or 'latest'}"
+def docker_reference(base: str, ref: ImageRef, digest: str | None = None) -> str:
+    """skopeo's reference of an image under `base` (a mirror's host:port, or "" for its
+    upstream registry): by digest when one is given, else by tag."""
+    path = "/".join(part for part in (base, ref.registry, ref.repository) if part)
+    return f"docker://{path}@{digest}" if digest else f"docker://{path}:{ref.tag or 'latest'}"
 
 
 def _quiet(_: str) -> None:
@@ -115,10 +100,9 @@ class Endpoint:
     def url(self) -> str:
         return f"{'http' if self.plain_http else 'https'}://{self.address}"
 
-    def reference(self, ref: ImageRefLike, digest: str | None = None) -> str:
+    def reference(self, ref: ImageRef, digest: str | None = None) -> str:
         """The skopeo reference of an upstream image in this mirror."""
-        path = f"{self.address}/{ref.registry}/{ref.repository}"
-        return f"docker://{path}@{digest}" if digest else f"docker://{path}:{ref.tag or 'latest'}"
+        return docker_reference(self.address, ref, digest)
 
 
 # -- running docker-registry --------------------------------------------------------
@@ -279,12 +263,12 @@ def _tls_flags(endpoint: Endpoint | None, prefix: str, certs: Path) -> list[str]
         return [f"--{prefix}tls-verify=false"]
     flags = [f"--{prefix}tls-verify=true"]
     if endpoint.ca_file is not None:
-        # skopeo trusts every *.crt of a certificate directory.
-        side = certs / (prefix or "any")
-        if not (side / "ca.crt").exists():
-            side.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(endpoint.ca_file, side / "ca.crt")
-        flags.append(f"--{prefix}cert-dir={side}")
+        # skopeo trusts every *.crt of a certificate directory: one directory per CA file.
+        trusted = certs / hashlib.sha256(str(endpoint.ca_file).encode()).hexdigest()[:16]
+        if not (trusted / "ca.crt").exists():
+            trusted.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(endpoint.ca_file, trusted / "ca.crt")
+        flags.append(f"--{prefix}cert-dir={trusted}")
     return flags
 
 
@@ -365,17 +349,14 @@ class ImageSyncResult:
     unrecorded: list[str] = field(default_factory=list)
 
 
-def source_reference(ref: ImageRefLike, source: Endpoint | None,
+def source_reference(ref: ImageRef, source: Endpoint | None,
                      digest: str | None = None) -> str:
     """Where an image is copied from: its upstream registry, or a mirror laid out like ours."""
-    if source is not None:
-        return source.reference(ref, digest)
-    path = f"{ref.registry}/{ref.repository}"
-    return f"docker://{path}@{digest}" if digest else f"docker://{path}:{ref.tag or 'latest'}"
+    return docker_reference(source.address if source is not None else "", ref, digest)
 
 
 def sync_images(
-    images: Iterable[ExpectedImageLike],
+    images: Iterable[ExpectedImage],
     target: Endpoint,
     *,
     source: Endpoint | None,
@@ -399,7 +380,7 @@ def sync_images(
         certs = Path(scratch)
         try:
             for image in images:
-                label = image_label(image.ref)
+                label = image.ref.name
                 expected = image.digest or lock.image_digest(label)
                 pinned_by = image.source if image.digest else f"recorded in {lock_path}"
                 if expected is None and not record_digests:
@@ -460,14 +441,14 @@ class ImageVerifyResult(VerifyResult):
         return lines
 
 
-def verify_images(images: Iterable[ExpectedImageLike], mirror: Endpoint, *, lock: Lock,
+def verify_images(images: Iterable[ExpectedImage], mirror: Endpoint, *, lock: Lock,
                   shown_as: str | None = None) -> ImageVerifyResult:
     """Check that the mirror holds every image with its pinned digest."""
     result = ImageVerifyResult(mirror=shown_as or mirror.url)
     with tempfile.TemporaryDirectory(prefix="taco-skopeo-") as scratch:
         certs = Path(scratch)
         for image in images:
-            label = image_label(image.ref)
+            label = image.ref.name
             actual = manifest_digest(mirror.reference(image.ref), mirror, certs)
             expected = image.digest or lock.image_digest(label)
             if actual is None:
