@@ -364,6 +364,18 @@ def test_missing_playbook_fails_the_phase(tmp_path: Path) -> None:
     assert [p["status"] for p in summary_of(result)["phases"]] == ["failed", "not-run"]
 
 
+def test_facts_gathered_by_one_phase_serve_the_next(tmp_path: Path) -> None:
+    result, events = run(tmp_path / "runs", tmp_path, (phase("facts_gather"), phase("facts_reuse")))
+    assert result.succeeded
+    distribution = (tmp_path / "gathered").read_text().strip()
+    # The second play asks for all facts; from the cache it gets the first one's min subset.
+    assert (tmp_path / "reused").read_text().split() == [distribution, "min"]
+    gathering = [e for e in events if isinstance(e, TaskStarted) and e.task == "Gathering Facts"]
+    assert {e.phase for e in gathering} == {"facts_gather"}
+    # The cache lives in the run's scratch directory, never in the record.
+    assert not [p for p in result.record_dir.rglob("*") if p.name in ("fact_cache", "localhost")]
+
+
 def test_runner_settings() -> None:
     env = runner_envvars(CONTENT, host_key_checking=True)
     assert env["ANSIBLE_ROLES_PATH"] == str(CONTENT / "roles")
@@ -371,6 +383,10 @@ def test_runner_settings() -> None:
     assert "ControlPersist=60s" in env["ANSIBLE_SSH_ARGS"]
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert "ANSIBLE_LIBRARY" not in env  # the fixture content has no library/
+    assert "ANSIBLE_CACHE_PLUGIN" not in env
+    cached = runner_envvars(CONTENT, fact_cache=Path("/s/facts"))
+    assert (cached["ANSIBLE_GATHERING"], cached["ANSIBLE_CACHE_PLUGIN"]) == ("smart", "jsonfile")
+    assert cached["ANSIBLE_CACHE_PLUGIN_CONNECTION"] == "/s/facts"
     assert runner_envvars(CONTENT, host_key_checking=False)["ANSIBLE_HOST_KEY_CHECKING"] == "False"
     assert runner_cmdline(check=True, diff=True, extravars_file=Path("/t/x y.json")) == (
         "--check --diff -e '@/t/x y.json'"

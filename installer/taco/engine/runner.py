@@ -138,8 +138,13 @@ class RunResult:
         raise PhaseFailed(text)
 
 
-def runner_envvars(content_root: Path, *, host_key_checking: bool = True) -> dict[str, str]:
-    """The environment Ansible runs with (the same settings as the content's ansible.cfg)."""
+def runner_envvars(content_root: Path, *, host_key_checking: bool = True,
+                   fact_cache: Path | None = None) -> dict[str, str]:
+    """The environment Ansible runs with (the same settings as the content's ansible.cfg).
+
+    With `fact_cache` (a private directory that lives as long as the run) facts gathered by
+    the first phase serve the later ones: gathering cost ~2 s per phase on five nodes.
+    """
     env = {
         "ANSIBLE_ROLES_PATH": str(content_root / "roles"),
         "ANSIBLE_PIPELINING": "True",
@@ -149,6 +154,14 @@ def runner_envvars(content_root: Path, *, host_key_checking: bool = True) -> dic
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
     }
+    if fact_cache is not None:
+        env |= {
+            "ANSIBLE_GATHERING": "smart",
+            "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache),
+            # Never stale within a run; the directory goes with the run.
+            "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0",
+        }
     for variable, folder in (("ANSIBLE_LIBRARY", "library"),
                              ("ANSIBLE_MODULE_UTILS", "module_utils")):
         if (content_root / folder).is_dir():
@@ -229,7 +242,8 @@ def _prepare(request: RunRequest, scratch: Path) -> _Runtime:
     if request.extravars:
         extravars = scratch / "extravars.json"
         write_private(extravars, json.dumps(plain(request.extravars), default=str))
-    envvars = runner_envvars(request.content_root, host_key_checking=request.host_key_checking)
+    envvars = runner_envvars(request.content_root, host_key_checking=request.host_key_checking,
+                             fact_cache=scratch / "facts")
     return _Runtime(inventory, extravars, envvars)
 
 
@@ -365,9 +379,10 @@ def _drive(
         verbosity=request.verbosity or None,
         settings={"pexpect_timeout": _CANCEL_POLL_S},
         quiet=True,
-        # Facts stay in memory: a jsonfile cache would put each host's ansible_env (which
-        # ansible-runner strips from job events) into the record.
-        fact_cache_type="memory",
+        # Not ansible-runner's jsonfile cache: it would keep each host's facts, ansible_env
+        # included (stripped from job events), in the record. runner_envvars points Ansible
+        # at the run's private scratch directory instead.
+        fact_cache_type="none",
         event_handler=on_event,
         status_handler=on_status,
         cancel_callback=stopper.killed.is_set,
