@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 from sitetext import MINIMAL_SITE
 
@@ -248,6 +250,34 @@ def test_yaml_anchors_and_merge_keys_are_plain_yaml() -> None:
     )
     site = load_site_text(text, "mini.yml")
     assert [n.roles for n in site.nodes] == [[NodeRole.CONTROL_PLANE], [NodeRole.WORKER]]
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [yes, no, ~, 1.5, 0o17, 0x1f, 1_000, '3', 2024-05-01, 1:20]\nc: {d: e}\n",
+    "base: &b {x: 1, y: [1, 2]}\ncopy: *b\nlist: &l [a, b]\nagain: [*l, *l]\n",
+    "base: &b {x: 1}\nmerged: {<<: *b, y: 2}\nover: {<<: [*b], x: 3}\n",
+    "? [a, b]\n: unhashable\n",
+    "dup: 1\ndup: 2\n1: one\ntrue: t\nnull: n\n",
+    "tagged: !!str 12\nset: !!set {a, b}\nbinary: !!binary aGk=\nfloat: !!float 1\n",
+])
+def test_site_yaml_is_built_as_the_safe_loader_builds_it(text: str) -> None:
+    try:
+        expected: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        expected = error
+    data, _, issues = parse_yaml(text, "t.yml")
+    if isinstance(expected, yaml.YAMLError):
+        assert data is None
+        assert [issue.message for issue in issues] == [f"not valid YAML: {expected.problem} "
+                                                       f"{expected.context}"]
+    else:
+        assert data == expected
+        assert repr(data) == repr(expected)  # same types too (1 vs 1.0 vs True)
+
+
+def test_aliases_share_one_value_as_with_the_safe_loader() -> None:
+    data, _, _ = parse_yaml("base: &b {x: [1]}\ncopy: *b\n", "t.yml")
+    assert data["copy"] is data["base"]
 
 
 def _ca_pem() -> tuple[str, str]:
