@@ -139,6 +139,8 @@ def test_site_run_succeeds_through_the_jump_host(site_lab: Lab,
         summary["run_id"], "reach.json").read_text())  # type: ignore[arg-type]
     assert {row["host"] for row in reach} == set(NODES)
     assert all(row["status"] != "fail" for row in reach)
+    # The Kubernetes host tools were not there yet: apt installed them by name on each node.
+    assert {host for host, _ in apt_installs_by_name(site_lab, site_lab.name)} == set(NODES)
 
 
 def test_nodes_were_bootstrapped(site_lab: Lab,
@@ -256,6 +258,22 @@ def test_second_run_changes_nothing(site_lab: Lab, site_file: Path,
     for phase in summary["phases"]:  # type: ignore[union-attr]
         for host, counts in phase["hosts"].items():
             assert counts["changed"] == 0, f"{phase['name']} changed {host}"
+    # Every package was in preflight's list, so no phase ran apt to install by name.
+    assert apt_installs_by_name(site_lab, site_lab.name) == []
+
+
+def apt_installs_by_name(lab: Lab, site: str) -> list[tuple[str, str]]:
+    """(host, task) of each apt call that installed packages by name in the latest run."""
+    latest = sorted((lab.state_dir / "runs" / site).iterdir())[-1]
+    ran = []
+    for event_file in sorted(latest.glob("phases/*/job_events/*.json")):
+        event = json.loads(event_file.read_text())
+        data = event.get("event_data", {})
+        if event.get("event") != "runner_on_ok" or data.get("task_action") != "ansible.builtin.apt":
+            continue
+        if data.get("res", {}).get("invocation", {}).get("module_args", {}).get("name"):
+            ran.append((data["host"], data["task"]))
+    return ran
 
 
 def test_preflight_failure_changes_nothing(site_lab: Lab, site_file: Path, tmp_path: Path,
