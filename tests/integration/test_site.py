@@ -139,8 +139,11 @@ def test_site_run_succeeds_through_the_jump_host(site_lab: Lab,
         summary["run_id"], "reach.json").read_text())  # type: ignore[arg-type]
     assert {row["host"] for row in reach} == set(NODES)
     assert all(row["status"] != "fail" for row in reach)
-    # The Kubernetes host tools were not there yet: apt installed them by name on each node.
-    assert {host for host, _ in apt_installs_by_name(site_lab, site_lab.name)} == set(NODES)
+    # keepalived and haproxy were not there yet: apt installed them by name on the control
+    # planes. The Kubernetes host tools came with os_bootstrap, so that apt task was skipped.
+    installs = apt_installs_by_name(site_lab, site_lab.name)
+    assert {host for host, _ in installs} == set(CONTROL_PLANES), installs
+    assert {task for _, task in installs} == {"Packages | Install keepalived, haproxy and curl"}
 
 
 def test_nodes_were_bootstrapped(site_lab: Lab,
